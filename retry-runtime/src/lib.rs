@@ -1,1 +1,34 @@
-pub fn _x(){}
+//! Retry engine: exponential backoff with jitter, error classification, Retry-After, deadlines,
+//! per-attempt timeouts, a circuit breaker and retry budgets.
+//!
+//! Most users write `#[retryable]` on a function and `#[derive(Classify)]` on its error type; see the
+//! crate README. Everything the macros generate is also available by hand through [`RetryPolicy`].
+
+#![warn(missing_docs)]
+
+mod budget;
+mod breaker;
+mod classify;
+mod clock;
+mod name;
+mod policy;
+mod retry;
+mod state;
+mod timeout;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use breaker::*;
+pub use budget::RetryBudget;
+pub use classify::{Classify, ErrorClass};
+pub use clock::{Clock, SystemClock, TokioClock};
+pub use name::CallName;
+pub use policy::{Jitter, PolicyError, RetryPolicy, RetryPolicyBuilder};
+pub use retry::{ByClass, Classifier, Guard, NoBreaker, NoHook, OnRetry, Retry, RetryEvent, When};
+pub use timeout::AttemptTimeout;
+
+pub use retry_macros::{Classify, retryable};

@@ -1,0 +1,331 @@
+//! Retrying by hand: the executors behind [`RetryPolicy::retry`], for code that does not use the
+//! `#[retryable]` attribute.
+
+use std::fmt::{self, Debug};
+use std::future::Future;
+use std::time::Duration;
+
+use crate::breaker::{CircuitBreaker, CircuitOpen};
+use crate::budget::RetryBudget;
+use crate::classify::Classify;
+use crate::clock::{Clock, SystemClock, TokioClock};
+use crate::name::CallName;
+use crate::policy::RetryPolicy;
+use crate::state::{Next, RetryState};
+use crate::timeout::AttemptTimeout;
+
+/// A failed attempt about to be retried, as shown to an [`on_retry`](Retry::on_retry) hook.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RetryEvent<'e, E> {
+    /// The number of the attempt that failed, from 1.
+    pub attempt: u32,
+    /// Its error.
+    pub error: &'e E,
+    /// How long the call sleeps before the next attempt.
+    pub delay: Duration,
+}
+
+impl RetryPolicy {
+    /// Retries `op` under this policy: configure with the returned builder, then
+    /// [`run`](Retry::run) (async) or [`run_blocking`](Retry::run_blocking).
+    ///
+    /// By default errors classed [`Transient`](crate::ErrorClass::Transient) by their [`Classify`]
+    /// impl are retried; [`when`](Retry::when) decides with a predicate instead.
+    ///
+    /// ```
+    /// use retry_runtime::RetryPolicy;
+    /// use std::io;
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let policy = RetryPolicy::builder().backoff(Duration::from_millis(10)).build().unwrap();
+    /// let mut calls = 0;
+    /// let result: io::Result<u32> = policy
+    ///     .retry(|| {
+    ///         calls += 1;
+    ///         let n = calls;
+    ///         async move {
+    ///             if n < 3 { Err(io::Error::from(io::ErrorKind::ConnectionReset)) } else { Ok(n) }
+    ///         }
+    ///     })
+    ///     .run()
+    ///     .await;
+    /// assert_eq!(result.unwrap(), 3);
+    /// # }
+    /// ```
+    pub fn retry<F>(&self, op: F) -> Retry<'_, F, ByClass, NoHook, NoBreaker> {
+        Retry {
+            policy: self,
+            op,
+            classifier: ByClass,
+            hook: NoHook,
+            breaker: NoBreaker,
+            budget: None,
+            name: CallName::fixed("retry"),
+        }
+    }
+}
+
+/// A retry of an operation, configured by its builder methods and started by
+/// [`run`](Retry::run) or [`run_blocking`](Retry::run_blocking).
+#[must_use = "a retry does nothing until `run` or `run_blocking` is called"]
+pub struct Retry<'p, F, C, H, B> {
+    policy: &'p RetryPolicy,
+    op: F,
+    classifier: C,
+    hook: H,
+    breaker: B,
+    budget: Option<&'p RetryBudget>,
+    name: CallName,
+}
+
+impl<F, C, H, B> Debug for Retry<'_, F, C, H, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retry").field("policy", self.policy).field("name", &format_args!("{}", self.name)).finish_non_exhaustive()
+    }
+}
+
+impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
+    /// Retries the errors for which `predicate` returns `true`, instead of asking [`Classify`].
+    /// No Retry-After hint is read.
+    pub fn when<P>(self, predicate: P) -> Retry<'p, F, When<P>, H, B> {
+        Retry {
+            policy: self.policy,
+            op: self.op,
+            classifier: When(predicate),
+            hook: self.hook,
+            breaker: self.breaker,
+            budget: self.budget,
+            name: self.name,
+        }
+    }
+
+    /// Calls `hook` before every retry with the failed attempt, its error and the coming delay.
+    pub fn on_retry<H2>(self, hook: H2) -> Retry<'p, F, C, H2, B> {
+        Retry {
+            policy: self.policy,
+            op: self.op,
+            classifier: self.classifier,
+            hook,
+            breaker: self.breaker,
+            budget: self.budget,
+            name: self.name,
+        }
+    }
+
+    /// Asks `breaker` before every attempt; an open breaker ends the call with `E::from(CircuitOpen)`.
+    pub fn breaker(self, breaker: &'p CircuitBreaker) -> Retry<'p, F, C, H, &'p CircuitBreaker> {
+        Retry {
+            policy: self.policy,
+            op: self.op,
+            classifier: self.classifier,
+            hook: self.hook,
+            breaker,
+            budget: self.budget,
+            name: self.name,
+        }
+    }
+
+    /// Asks `budget` before every retry; a denied retry returns the current error.
+    pub fn budget(mut self, budget: &'p RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The name in logs (default `"retry"`).
+    pub fn name(mut self, name: &'static str) -> Self {
+        self.name = CallName::fixed(name);
+        self
+    }
+
+    fn state<K: Clock + Default, E>(&self) -> RetryState<'p, K>
+    where
+        B: Guard<'p, E>,
+    {
+        RetryState::new(self.policy, self.breaker.breaker(), self.budget, self.name)
+    }
+
+    /// Runs the operation, sleeping on tokio's timer between attempts, and returns the first `Ok`,
+    /// the first error not to retry, or the last error.
+    ///
+    /// The policy's `attempt_timeout`, if any, bounds each attempt; a timed-out attempt fails with
+    /// `E::from(AttemptTimeout)`.
+    pub async fn run<T, E, Fut>(mut self) -> Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: Classifier<E>,
+        H: OnRetry<E>,
+        B: Guard<'p, E>,
+        E: Debug + From<AttemptTimeout>,
+    {
+        let mut state = self.state::<TokioClock, E>();
+        loop {
+            let permit = state.acquire().map_err(B::rejected)?;
+            let delay = {
+                let attempt = (self.op)();
+                let result = match self.policy.attempt_timeout() {
+                    None => attempt.await,
+                    Some(limit) => match tokio::time::timeout(limit, attempt).await {
+                        Ok(result) => result,
+                        Err(_) => Err(E::from(AttemptTimeout)),
+                    },
+                };
+                match self.classifier.judge(&mut state, &result, permit) {
+                    Next::Return => return result,
+                    Next::Retry(delay) => {
+                        self.notify(&state, &result, delay);
+                        delay
+                    }
+                }
+            };
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+
+    /// Runs the operation on this thread, sleeping with `std::thread::sleep` between attempts.
+    ///
+    /// The policy's `attempt_timeout` does not apply: a blocking call cannot be interrupted.
+    pub fn run_blocking<T, E>(mut self) -> Result<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+        C: Classifier<E>,
+        H: OnRetry<E>,
+        B: Guard<'p, E>,
+        E: Debug,
+    {
+        let mut state = self.state::<SystemClock, E>();
+        loop {
+            let permit = state.acquire().map_err(B::rejected)?;
+            let result = (self.op)();
+            match self.classifier.judge(&mut state, &result, permit) {
+                Next::Return => return result,
+                Next::Retry(delay) => {
+                    self.notify(&state, &result, delay);
+                    drop(result);
+                    if !delay.is_zero() {
+                        std::thread::sleep(delay);
+                    }
+                }
+            }
+        }
+    }
+
+    fn notify<K: Clock + Default, T, E>(&mut self, state: &RetryState<'p, K>, result: &Result<T, E>, delay: Duration)
+    where
+        H: OnRetry<E>,
+    {
+        if let Err(error) = result {
+            self.hook.on_retry(&RetryEvent { attempt: state.attempts() - 1, error, delay });
+        }
+    }
+}
+
+/// Decides which errors a [`Retry`] retries.
+pub trait Classifier<E> {
+    /// Judges `result` through `state`.
+    #[doc(hidden)]
+    fn judge<'a, K: Clock + Default, T>(
+        &mut self,
+        state: &mut RetryState<'a, K>,
+        result: &Result<T, E>,
+        permit: Option<crate::Permit<'a>>,
+    ) -> Next;
+}
+
+/// The default classifier: retries the errors whose [`Classify::class`] is transient.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ByClass;
+
+impl<E: Classify + Debug> Classifier<E> for ByClass {
+    #[inline]
+    fn judge<'a, K: Clock + Default, T>(
+        &mut self,
+        state: &mut RetryState<'a, K>,
+        result: &Result<T, E>,
+        permit: Option<crate::Permit<'a>>,
+    ) -> Next {
+        state.judge(result, permit, None, |e| e)
+    }
+}
+
+/// A classifier that retries the errors a predicate accepts; see [`Retry::when`].
+#[derive(Debug, Clone, Copy)]
+pub struct When<P>(P);
+
+impl<E: Debug, P: FnMut(&E) -> bool> Classifier<E> for When<P> {
+    #[inline]
+    fn judge<'a, K: Clock + Default, T>(
+        &mut self,
+        state: &mut RetryState<'a, K>,
+        result: &Result<T, E>,
+        permit: Option<crate::Permit<'a>>,
+    ) -> Next {
+        state.judge_when(result, permit, |e| (self.0)(e), |e| e)
+    }
+}
+
+/// Something called before every retry; see [`Retry::on_retry`]. Implemented by closures taking
+/// a [`RetryEvent`].
+pub trait OnRetry<E> {
+    /// Called with the failed attempt, its error and the coming delay.
+    fn on_retry(&mut self, event: &RetryEvent<'_, E>);
+}
+
+impl<E, F: FnMut(&RetryEvent<'_, E>)> OnRetry<E> for F {
+    #[inline]
+    fn on_retry(&mut self, event: &RetryEvent<'_, E>) {
+        self(event)
+    }
+}
+
+/// A hook that does nothing: the default of [`Retry::on_retry`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHook;
+
+impl<E> OnRetry<E> for NoHook {
+    #[inline]
+    fn on_retry(&mut self, _: &RetryEvent<'_, E>) {}
+}
+
+/// What guards each attempt of a [`Retry`]: nothing, or a circuit breaker (set with
+/// [`Retry::breaker`], which then needs `E: From<CircuitOpen>`).
+pub trait Guard<'p, E> {
+    /// The breaker, if any.
+    #[doc(hidden)]
+    fn breaker(&self) -> Option<&'p CircuitBreaker>;
+    /// The error returned when the breaker refuses an attempt.
+    #[doc(hidden)]
+    fn rejected(open: CircuitOpen) -> E;
+}
+
+/// No circuit breaker: the default guard of a [`Retry`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBreaker;
+
+impl<'p, E> Guard<'p, E> for NoBreaker {
+    #[inline]
+    fn breaker(&self) -> Option<&'p CircuitBreaker> {
+        None
+    }
+
+    #[cold]
+    fn rejected(_: CircuitOpen) -> E {
+        unreachable!("an attempt without a breaker is never refused")
+    }
+}
+
+impl<'p, E: From<CircuitOpen>> Guard<'p, E> for &'p CircuitBreaker {
+    #[inline]
+    fn breaker(&self) -> Option<&'p CircuitBreaker> {
+        Some(*self)
+    }
+
+    #[cold]
+    fn rejected(open: CircuitOpen) -> E {
+        E::from(open)
+    }
+}

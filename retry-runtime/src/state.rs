@@ -1,0 +1,339 @@
+//! The per-call retry state machine shared by the `#[retryable]` expansion and the hand-written
+//! executors: it judges each attempt's outcome and computes the next delay.
+
+use std::fmt::Debug;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+
+use crate::breaker::{CircuitBreaker, CircuitOpen, Outcome, Permit};
+use crate::budget::RetryBudget;
+use crate::classify::Classify;
+use crate::clock::Clock;
+use crate::name::CallName;
+use crate::policy::{Jitter, RetryPolicy};
+
+/// The judgement of one failed attempt.
+#[derive(Clone, Copy)]
+struct Verdict<'e> {
+    /// Retry this error (if the policy still allows it).
+    retry: bool,
+    /// Count it as a failure of the remote service (breaker, budget). Permanent errors count as neither.
+    transient: bool,
+    /// The server's Retry-After hint.
+    retry_after: Option<Duration>,
+    /// The error's kind, for logs and telemetry.
+    kind: Option<&'e dyn Debug>,
+    /// The error, for logs.
+    error: &'e dyn Debug,
+}
+
+/// The `Ok` and `Err` types of a function's return type, whatever alias names it.
+#[diagnostic::on_unimplemented(
+    message = "`#[retryable]` needs a function returning `Result<T, E>`, not `{Self}`",
+    label = "not a `Result`",
+    note = "only an error can be retried: return a `Result` (or an alias of it, such as `io::Result<T>`)"
+)]
+pub trait RetryResult {
+    /// The error type.
+    type Err;
+    /// The error, if this is one.
+    fn err(&self) -> Option<&Self::Err>;
+    /// Builds the error result.
+    fn from_err(error: Self::Err) -> Self;
+}
+
+impl<T, E> RetryResult for Result<T, E> {
+    type Err = E;
+
+    #[inline(always)]
+    fn err(&self) -> Option<&E> {
+        self.as_ref().err()
+    }
+
+    #[inline]
+    fn from_err(error: E) -> Self {
+        Err(error)
+    }
+}
+
+/// What the retry loop does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Return the attempt's result to the caller.
+    Return,
+    /// Sleep this long, then try again.
+    Retry(Duration),
+}
+
+/// Why a call stopped retrying a retryable error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GiveUp {
+    Exhausted,
+    Deadline,
+    RetryAfterTooLong,
+    Budget,
+}
+
+impl GiveUp {
+    fn as_str(self) -> &'static str {
+        match self {
+            GiveUp::Exhausted => "retries exhausted",
+            GiveUp::Deadline => "deadline would be passed",
+            GiveUp::RetryAfterTooLong => "retry-after exceeds max_delay or deadline",
+            GiveUp::Budget => "retry budget exhausted",
+        }
+    }
+}
+
+/// The state of one call: attempts made, when it started (only read when a deadline needs it), the
+/// previous delay and the jitter generator (created on the first jittered retry).
+#[derive(Debug)]
+pub struct RetryState<'a, C: Clock> {
+    policy: &'a RetryPolicy,
+    breaker: Option<&'a CircuitBreaker>,
+    budget: Option<&'a RetryBudget>,
+    name: CallName,
+    retries: u32,
+    started: Option<Instant>,
+    previous: Duration,
+    rng: Option<SmallRng>,
+    clock: PhantomData<C>,
+}
+
+impl<'a, C: Clock + Default> RetryState<'a, C> {
+    /// Starts a call. Reads the clock only when the policy has a deadline.
+    #[inline]
+    pub fn new(
+        policy: &'a RetryPolicy,
+        breaker: Option<&'a CircuitBreaker>,
+        budget: Option<&'a RetryBudget>,
+        name: CallName,
+    ) -> Self {
+        RetryState {
+            policy,
+            breaker,
+            budget,
+            name,
+            retries: 0,
+            started: policy.deadline.map(|_| C::default().now()),
+            previous: policy.backoff,
+            rng: None,
+            clock: PhantomData,
+        }
+    }
+
+    /// The policy of this call.
+    #[inline]
+    pub fn policy(&self) -> &'a RetryPolicy {
+        self.policy
+    }
+
+    /// Attempts made so far, counting the one in progress once [`judge`](Self::judge) has seen it.
+    #[inline]
+    pub fn attempts(&self) -> u32 {
+        self.retries + 1
+    }
+
+    /// Asks the breaker, if any, for a permit to make an attempt.
+    #[inline]
+    pub fn acquire(&self) -> Result<Option<Permit<'a>>, CircuitOpen> {
+        match self.breaker {
+            None => Ok(None),
+            Some(breaker) => match breaker.try_acquire() {
+                Ok(permit) => Ok(Some(permit)),
+                Err(open) => Err(self.rejected(open)),
+            },
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn rejected(&self, open: CircuitOpen) -> CircuitOpen {
+        tracing::warn!(
+            target: "retry",
+            name = %self.name,
+            attempt = self.retries + 1,
+            outcome = "circuit_open",
+            "circuit breaker is open: giving up"
+        );
+        open
+    }
+
+    /// Judges an attempt's result by the error's [`Classify`] impl: records it with the breaker and
+    /// budget, then decides whether to return it or to retry after a delay.
+    ///
+    /// `on` decides retry from the error's kind (`#[retryable(on = [..])]`); `None` retries the
+    /// errors classed transient. Either way only transient errors count as failures of the service.
+    #[inline]
+    pub fn judge<R>(
+        &mut self,
+        result: &R,
+        permit: Option<Permit<'a>>,
+        on: Option<fn(<R::Err as Classify>::Kind) -> bool>,
+        describe: impl FnOnce(&R::Err) -> &dyn Debug,
+    ) -> Next
+    where
+        R: RetryResult,
+        R::Err: Classify,
+    {
+        match result.err() {
+            None => {
+                self.succeeded(permit);
+                Next::Return
+            }
+            Some(e) => {
+                let kind = e.kind();
+                let transient = e.class().is_transient();
+                let verdict = Verdict {
+                    retry: on.map_or(transient, |on| on(kind)),
+                    transient,
+                    retry_after: e.retry_after(),
+                    kind: Some(&kind),
+                    error: describe(e),
+                };
+                self.failed(permit, verdict)
+            }
+        }
+    }
+
+    /// Judges an attempt's result with a predicate (`#[retryable(when = ..)]`): errors it accepts
+    /// are retried and count as failures of the service; no Retry-After hint is read.
+    #[inline]
+    pub fn judge_when<R: RetryResult>(
+        &mut self,
+        result: &R,
+        permit: Option<Permit<'a>>,
+        when: impl FnOnce(&R::Err) -> bool,
+        describe: impl FnOnce(&R::Err) -> &dyn Debug,
+    ) -> Next {
+        match result.err() {
+            None => {
+                self.succeeded(permit);
+                Next::Return
+            }
+            Some(e) => {
+                let retry = when(e);
+                let verdict =
+                    Verdict { retry, transient: retry, retry_after: None, kind: None, error: describe(e) };
+                self.failed(permit, verdict)
+            }
+        }
+    }
+
+    #[inline]
+    fn succeeded(&self, permit: Option<Permit<'a>>) {
+        if let Some(permit) = permit {
+            permit.record(Outcome::Success);
+        }
+        if let Some(budget) = self.budget {
+            budget.record_success();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn failed(&mut self, permit: Option<Permit<'a>>, verdict: Verdict<'_>) -> Next {
+        if let Some(permit) = permit {
+            permit.record(if verdict.transient { Outcome::Failure } else { Outcome::Ignored });
+        }
+        if verdict.transient {
+            if let Some(budget) = self.budget {
+                budget.record_failure();
+            }
+        }
+        let attempt = self.retries + 1;
+        let (kind, error) = (verdict.kind.unwrap_or(&""), verdict.error);
+        if !verdict.retry {
+            tracing::debug!(
+                target: "retry",
+                name = %self.name,
+                attempt,
+                error.kind = ?kind,
+                error = ?error,
+                outcome = "not_retryable",
+                "error is not retryable: returning it"
+            );
+            return Next::Return;
+        }
+        match self.next_delay(verdict.retry_after) {
+            Ok(delay) => {
+                self.retries += 1;
+                self.previous = delay;
+                tracing::info!(
+                    target: "retry",
+                    name = %self.name,
+                    attempt,
+                    delay_ms = delay.as_secs_f64() * 1000.0,
+                    error.kind = ?kind,
+                    error = ?error,
+                    outcome = "retry",
+                    "attempt failed: retrying"
+                );
+                Next::Retry(delay)
+            }
+            Err(reason) => {
+                tracing::warn!(
+                    target: "retry",
+                    name = %self.name,
+                    attempt,
+                    error.kind = ?kind,
+                    error = ?error,
+                    outcome = "gave_up",
+                    reason = reason.as_str(),
+                    "giving up"
+                );
+                Next::Return
+            }
+        }
+    }
+
+    /// The delay before the next retry, or why there is none.
+    fn next_delay(&mut self, retry_after: Option<Duration>) -> Result<Duration, GiveUp> {
+        let policy = self.policy;
+        if self.retries >= policy.max_retries {
+            return Err(GiveUp::Exhausted);
+        }
+        let remaining = self.remaining();
+        if let Some(hint) = retry_after {
+            if hint > policy.max_delay || remaining.is_some_and(|r| hint > r) {
+                return Err(GiveUp::RetryAfterTooLong);
+            }
+        }
+        let retry = self.retries + 1;
+        let computed = match policy.jitter {
+            Jitter::None => policy.backoff_delay(retry),
+            _ => {
+                let rng = self.rng.get_or_insert_with(|| jitter_rng(policy.seed));
+                policy.jittered_delay(retry, self.previous, rng)
+            }
+        };
+        let delay = retry_after.map_or(computed, |hint| computed.max(hint));
+        if remaining.is_some_and(|r| delay > r) {
+            return Err(GiveUp::Deadline);
+        }
+        if let Some(budget) = self.budget {
+            if !budget.can_retry() {
+                return Err(GiveUp::Budget);
+            }
+        }
+        Ok(delay)
+    }
+
+    /// Time left before the deadline, if there is one.
+    fn remaining(&self) -> Option<Duration> {
+        let (deadline, started) = (self.policy.deadline?, self.started?);
+        Some(deadline.saturating_sub(C::default().now().saturating_duration_since(started)))
+    }
+}
+
+/// A fresh generator for one call's jitter: seeded from the policy when it has a seed, otherwise
+/// from the thread's generator (used here, in a plain function, never held across an `.await`).
+fn jitter_rng(seed: Option<u64>) -> SmallRng {
+    match seed {
+        Some(seed) => SmallRng::seed_from_u64(seed),
+        None => SmallRng::from_rng(&mut rand::rng()),
+    }
+}
