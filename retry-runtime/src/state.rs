@@ -296,7 +296,7 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
         if self.retries >= policy.max_retries {
             return Err(GiveUp::Exhausted);
         }
-        let remaining = self.remaining();
+        let remaining = self.remaining()?;
         if let Some(hint) = retry_after {
             if hint > policy.max_delay || remaining.is_some_and(|r| hint > r) {
                 return Err(GiveUp::RetryAfterTooLong);
@@ -322,10 +322,14 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
         Ok(delay)
     }
 
-    /// Time left before the deadline, if there is one.
-    fn remaining(&self) -> Option<Duration> {
-        let (deadline, started) = (self.policy.deadline?, self.started?);
-        Some(deadline.saturating_sub(C::default().now().saturating_duration_since(started)))
+    /// Time left before the deadline, if there is one; `Err` once the deadline has passed, when even
+    /// a zero delay would start an attempt after it.
+    fn remaining(&self) -> Result<Option<Duration>, GiveUp> {
+        let (Some(deadline), Some(started)) = (self.policy.deadline, self.started) else {
+            return Ok(None);
+        };
+        let elapsed = C::default().now().saturating_duration_since(started);
+        deadline.checked_sub(elapsed).map(Some).ok_or(GiveUp::Deadline)
     }
 }
 
