@@ -1,1 +1,3 @@
-//! Workspace root package: owns the integration tests and examples.
+//! The workspace's root package: it owns the integration tests (`tests/`) and the examples
+//! (`examples/`). Its documentation is the README, whose examples run as doctests.
+#![doc = include_str!("../README.md")]

@@ -31,4 +31,12 @@ pub use policy::{Jitter, PolicyError, RetryPolicy, RetryPolicyBuilder};
 pub use retry::{ByClass, Classifier, Guard, NoBreaker, NoHook, OnRetry, Retry, RetryEvent, When};
 pub use timeout::AttemptTimeout;
 
-pub use retry_macros::{Classify, retryable};
+/// Derives [`Classify`] for an error type and generates its kind enum.
+///
+/// See the crate documentation for the markers: `#[transient]`, `#[permanent]`,
+/// `#[transient(retry_after = field)]`, `#[classify(with = path)]`, `#[classify(source)]`,
+/// `#[classify(default = transient)]` and `#[classify(crate = path)]`.
+pub use retry_macros::Classify;
+
+#[doc = include_str!("../docs/retryable.md")]
+pub use retry_macros::retryable;
