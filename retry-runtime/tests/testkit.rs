@@ -10,8 +10,7 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use retry_runtime::testkit::{
-    Fault, FaultKind, FaultMix, FaultMixError, FaultPlan, FaultServer, Request, Response,
-    TestkitError,
+    Fault, FaultKind, FaultMix, FaultMixError, FaultPlan, FaultServer, Request, Response, TestkitError,
 };
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -30,10 +29,7 @@ struct Reply {
 
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     fn json(&self) -> serde_json::Value {
@@ -49,11 +45,7 @@ enum Failure {
     /// Bytes that are not an HTTP response, up to the end of the connection.
     Garbage(Vec<u8>),
     /// A response head, then fewer body bytes than its `Content-Length` before the connection ended.
-    Truncated {
-        status: u16,
-        announced: usize,
-        received: usize,
-    },
+    Truncated { status: u16, announced: usize, received: usize },
 }
 
 type Outcome = Result<Reply, Failure>;
@@ -66,9 +58,7 @@ struct Client {
 impl Client {
     async fn connect(addr: SocketAddr) -> Client {
         Client {
-            stream: TcpStream::connect(addr)
-                .await
-                .expect("connect to the fault server"),
+            stream: TcpStream::connect(addr).await.expect("connect to the fault server"),
             buf: Vec::new(),
         }
     }
@@ -79,8 +69,7 @@ impl Client {
     }
 
     async fn get(&mut self, path: &str) -> Outcome {
-        self.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
-            .await;
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes()).await;
         self.reply().await
     }
 
@@ -95,8 +84,8 @@ impl Client {
             if let Some(at) = find(&self.buf, b"\r\n\r\n") {
                 break at + 4;
             }
-            let looks_like_http = b"HTTP/".starts_with(&self.buf[..self.buf.len().min(5)])
-                || self.buf.starts_with(b"HTTP/");
+            let looks_like_http =
+                b"HTTP/".starts_with(&self.buf[..self.buf.len().min(5)]) || self.buf.starts_with(b"HTTP/");
             if !looks_like_http {
                 while self.fill().await {}
                 return Err(Failure::Garbage(std::mem::take(&mut self.buf)));
@@ -112,10 +101,7 @@ impl Client {
         let head = std::str::from_utf8(&self.buf[..head_end - 4]).expect("an ASCII response head");
         let mut lines = head.split("\r\n");
         let status_line = lines.next().unwrap();
-        assert!(
-            status_line.starts_with("HTTP/1.1 "),
-            "status line {status_line:?}"
-        );
+        assert!(status_line.starts_with("HTTP/1.1 "), "status line {status_line:?}");
         let status: u16 = status_line[9..12].parse().expect("a status code");
         let headers: Vec<(String, String)> = lines
             .map(|line| {
@@ -129,20 +115,12 @@ impl Client {
             .map_or(0, |(_, v)| v.parse().expect("a content-length"));
         while self.buf.len() < head_end + announced {
             if !self.fill().await {
-                return Err(Failure::Truncated {
-                    status,
-                    announced,
-                    received: self.buf.len() - head_end,
-                });
+                return Err(Failure::Truncated { status, announced, received: self.buf.len() - head_end });
             }
         }
         let body = self.buf[head_end..head_end + announced].to_vec();
         self.buf.drain(..head_end + announced);
-        Ok(Reply {
-            status,
-            headers,
-            body,
-        })
+        Ok(Reply { status, headers, body })
     }
 
     /// True if the server closed the connection (nothing more to read).
@@ -190,9 +168,7 @@ async fn each_fault_is_seen_by_a_real_client() {
             Fault::Slow(Duration::from_secs(3)),
             Fault::Drop,
             Fault::Hang,
-            Fault::RateLimited {
-                retry_after: Duration::from_millis(1500),
-            },
+            Fault::RateLimited { retry_after: Duration::from_millis(1500) },
             Fault::Unavailable,
             Fault::Internal,
             Fault::BadRequest,
@@ -213,21 +189,13 @@ async fn each_fault_is_seen_by_a_real_client() {
     let start = Instant::now();
     let slow = get_once(&server, "/").await.unwrap();
     assert_eq!(slow.status, 200);
-    assert!(
-        start.elapsed() >= Duration::from_secs(3),
-        "slow answered after {:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() >= Duration::from_secs(3), "slow answered after {:?}", start.elapsed());
 
     assert!(matches!(get_once(&server, "/").await, Err(Failure::Closed)));
 
     let start = Instant::now();
     assert!(matches!(get_once(&server, "/").await, Err(Failure::Closed)));
-    assert!(
-        start.elapsed() >= Duration::from_secs(10),
-        "hang ended after {:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() >= Duration::from_secs(10), "hang ended after {:?}", start.elapsed());
 
     let limited = get_once(&server, "/").await.unwrap();
     assert_eq!(limited.status, 429);
@@ -246,24 +214,15 @@ async fn each_fault_is_seen_by_a_real_client() {
     }
 
     match get_once(&server, "/").await {
-        Err(Failure::Truncated {
-            status,
-            announced,
-            received,
-        }) => assert!(
-            status == 200 && received < announced,
-            "{received} of {announced}"
-        ),
+        Err(Failure::Truncated { status, announced, received }) => {
+            assert!(status == 200 && received < announced, "{received} of {announced}")
+        }
         other => panic!("expected a truncated response, got {other:?}"),
     }
 
     let html = get_once(&server, "/").await.unwrap();
     assert_eq!(html.status, 200);
-    assert!(
-        html.header("content-type")
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(html.header("content-type").unwrap().starts_with("text/html"));
 
     let invalid = get_once(&server, "/").await.unwrap();
     assert_eq!(invalid.status, 200);
@@ -292,10 +251,7 @@ async fn retry_after_is_whole_seconds_rounded_up() {
         Duration::from_secs(120),
     ];
     let server = FaultServer::start(FaultPlan::script(
-        delays
-            .iter()
-            .map(|&retry_after| Fault::RateLimited { retry_after })
-            .chain([Fault::RATE_LIMITED]),
+        delays.iter().map(|&retry_after| Fault::RateLimited { retry_after }).chain([Fault::RATE_LIMITED]),
     ))
     .await
     .unwrap();
@@ -346,16 +302,10 @@ async fn run_requests(server: &FaultServer, n: usize) -> Vec<FaultKind> {
 #[tokio::test(start_paused = true)]
 async fn a_seeded_mix_is_reproducible_and_keeps_its_rates() {
     const N: usize = 2000;
-    let mix: FaultMix = "drop=0.05,hang=0.02,429=0.05,503=0.1,500=0.05,400=0.03,slow=0.03"
-        .parse()
-        .unwrap();
+    let mix: FaultMix = "drop=0.05,hang=0.02,429=0.05,503=0.1,500=0.05,400=0.03,slow=0.03".parse().unwrap();
     let start = |seed| async move {
         FaultServer::builder()
-            .plan(
-                FaultPlan::mix(mix, seed)
-                    .unwrap()
-                    .slow_delay(Duration::from_millis(100)),
-            )
+            .plan(FaultPlan::mix(mix, seed).unwrap().slow_delay(Duration::from_millis(100)))
             .hang_for(Duration::from_millis(500))
             .start()
             .await
@@ -363,11 +313,8 @@ async fn a_seeded_mix_is_reproducible_and_keeps_its_rates() {
     };
 
     let (a, b, c) = (start(42).await, start(42).await, start(43).await);
-    let (first, second, other) = (
-        run_requests(&a, N).await,
-        run_requests(&b, N).await,
-        run_requests(&c, N).await,
-    );
+    let (first, second, other) =
+        (run_requests(&a, N).await, run_requests(&b, N).await, run_requests(&c, N).await);
     assert_eq!(first.len(), N);
     assert_eq!(first, second, "the same seed gives the same faults");
     assert_ne!(first, other, "another seed gives other faults");
@@ -388,22 +335,14 @@ async fn a_seeded_mix_is_reproducible_and_keeps_its_rates() {
         // Five standard deviations of a binomial count: a seeded run never flakes, and a wrong draw shows.
         let tolerance = 5.0 * (mean * (1.0 - rate)).sqrt() + 1.0;
         let count = stats.count(kind) as f64;
-        assert!(
-            (count - mean).abs() <= tolerance,
-            "{kind}: {count} requests, expected {mean} ± {tolerance}"
-        );
+        assert!((count - mean).abs() <= tolerance, "{kind}: {count} requests, expected {mean} ± {tolerance}");
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_plan_can_change_while_serving() {
-    let mix = FaultMix {
-        unavailable: 0.3,
-        ..FaultMix::default()
-    };
-    let server = FaultServer::start(FaultPlan::mix(mix, 5).unwrap())
-        .await
-        .unwrap();
+    let mix = FaultMix { unavailable: 0.3, ..FaultMix::default() };
+    let server = FaultServer::start(FaultPlan::mix(mix, 5).unwrap()).await.unwrap();
     let mut client = Client::connect(server.addr()).await;
     let mut flaky = 0;
     for _ in 0..200 {
@@ -411,10 +350,7 @@ async fn the_plan_can_change_while_serving() {
             flaky += 1;
         }
     }
-    assert!(
-        (30..=90).contains(&flaky),
-        "{flaky} of 200 failed at a 30% rate"
-    );
+    assert!((30..=90).contains(&flaky), "{flaky} of 200 failed at a 30% rate");
 
     server.set_plan(FaultPlan::always(Fault::Unavailable));
     for _ in 0..20 {
@@ -434,9 +370,8 @@ async fn the_plan_can_change_while_serving() {
 
 #[tokio::test(start_paused = true)]
 async fn stats_log_each_request_with_its_arrival_time() {
-    let server = FaultServer::start(FaultPlan::script([Fault::Unavailable, Fault::Unavailable]))
-        .await
-        .unwrap();
+    let server =
+        FaultServer::start(FaultPlan::script([Fault::Unavailable, Fault::Unavailable])).await.unwrap();
     let mut client = Client::connect(server.addr()).await;
     let t0 = Instant::now();
     assert_eq!(status(&client.get("/a").await), 503);
@@ -452,19 +387,9 @@ async fn stats_log_each_request_with_its_arrival_time() {
     assert_eq!(stats.count(FaultKind::Drop), 0);
     assert_eq!(stats.connections_accepted, 1);
     assert_eq!(stats.log[0].at, t0);
-    assert_eq!(
-        stats.arrival_gaps(),
-        [Duration::from_millis(250), Duration::from_secs(2)]
-    );
-    let paths: Vec<_> = stats
-        .log
-        .iter()
-        .map(|r| (r.index, r.method.as_str(), r.path.as_str()))
-        .collect();
-    assert_eq!(
-        paths,
-        [(0, "GET", "/a"), (1, "GET", "/b"), (2, "GET", "/c")]
-    );
+    assert_eq!(stats.arrival_gaps(), [Duration::from_millis(250), Duration::from_secs(2)]);
+    let paths: Vec<_> = stats.log.iter().map(|r| (r.index, r.method.as_str(), r.path.as_str())).collect();
+    assert_eq!(paths, [(0, "GET", "/a"), (1, "GET", "/b"), (2, "GET", "/c")]);
     assert_eq!(server.in_flight(), 0);
     assert_eq!(server.connections(), 1);
     drop(client);
@@ -473,18 +398,12 @@ async fn stats_log_each_request_with_its_arrival_time() {
 
 #[tokio::test(start_paused = true)]
 async fn in_flight_counts_hanging_requests_until_the_client_leaves() {
-    let server = FaultServer::start(FaultPlan::always(Fault::Hang))
-        .await
-        .unwrap();
+    let server = FaultServer::start(FaultPlan::always(Fault::Hang)).await.unwrap();
     let mut client = Client::connect(server.addr()).await;
     client.send(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n").await;
     settle(|| server.in_flight() == 1).await;
     // A client-side timeout: the server still holds the request.
-    assert!(
-        tokio::time::timeout(Duration::from_secs(30), client.reply())
-            .await
-            .is_err()
-    );
+    assert!(tokio::time::timeout(Duration::from_secs(30), client.reply()).await.is_err());
     assert_eq!(server.in_flight(), 1);
     drop(client);
     settle(|| server.in_flight() == 0 && server.connections() == 0).await;
@@ -547,9 +466,7 @@ async fn expect_100_continue_is_answered_before_the_body() {
         .await
         .unwrap();
     let mut client = Client::connect(server.addr()).await;
-    client
-        .send(b"PUT /x HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
-        .await;
+    client.send(b"PUT /x HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n").await;
     let interim = client.reply().await.unwrap();
     assert_eq!(interim.status, 100);
     client.send(b"hello").await;
@@ -562,13 +479,9 @@ fn handlers_can_be_called_directly_and_the_server_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync + 'static>() {}
     assert_send_sync::<FaultServer>();
     let handler = |req: &Request| Response::text(200, format!("{} {}", req.method, req.path));
-    let req = Request::new("POST", "/query?x=1")
-        .with_header("Content-Type", "application/json")
-        .with_body("{}");
-    assert_eq!(
-        (req.query.as_deref(), req.header("content-type")),
-        (Some("x=1"), Some("application/json"))
-    );
+    let req =
+        Request::new("POST", "/query?x=1").with_header("Content-Type", "application/json").with_body("{}");
+    assert_eq!((req.query.as_deref(), req.header("content-type")), (Some("x=1"), Some("application/json")));
     assert_eq!(handler(&req).body, b"POST /query");
 }
 
@@ -611,14 +524,9 @@ async fn keep_alive_serves_many_requests_on_one_connection() {
 async fn connection_close_is_honoured() {
     let server = FaultServer::start(FaultPlan::healthy()).await.unwrap();
     let mut client = Client::connect(server.addr()).await;
-    client
-        .send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .await;
+    client.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").await;
     let reply = client.reply().await.unwrap();
-    assert_eq!(
-        (reply.status, reply.header("connection")),
-        (200, Some("close"))
-    );
+    assert_eq!((reply.status, reply.header("connection")), (200, Some("close")));
     assert!(client.is_closed().await);
 
     // HTTP/1.0 closes unless asked to keep alive.
@@ -631,10 +539,7 @@ async fn connection_close_is_honoured() {
 #[tokio::test(start_paused = true)]
 async fn oversized_or_malformed_requests_are_refused_and_closed() {
     let server = FaultServer::builder().max_body(1024).start().await.unwrap();
-    let long_header = format!(
-        "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
-        "a".repeat(20 * 1024)
-    );
+    let long_header = format!("GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n", "a".repeat(20 * 1024));
     let cases: [(&[u8], u16); 6] = [
         (long_header.as_bytes(), 431),
         (b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2048\r\n\r\n", 413),
@@ -647,12 +552,7 @@ async fn oversized_or_malformed_requests_are_refused_and_closed() {
         let mut client = Client::connect(server.addr()).await;
         client.send(request).await;
         let reply = client.reply().await.unwrap();
-        assert_eq!(
-            reply.status,
-            expected,
-            "{}",
-            String::from_utf8_lossy(&request[..20])
-        );
+        assert_eq!(reply.status, expected, "{}", String::from_utf8_lossy(&request[..20]));
         assert_eq!(reply.header("connection"), Some("close"));
         assert!(client.is_closed().await);
     }
@@ -662,11 +562,8 @@ async fn oversized_or_malformed_requests_are_refused_and_closed() {
     let mut client = Client::connect(server.addr()).await;
     client
         .send(
-            format!(
-                "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1024\r\n\r\n{}",
-                "b".repeat(1024)
-            )
-            .as_bytes(),
+            format!("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1024\r\n\r\n{}", "b".repeat(1024))
+                .as_bytes(),
         )
         .await;
     assert_eq!(status(&client.reply().await), 200);
@@ -674,11 +571,7 @@ async fn oversized_or_malformed_requests_are_refused_and_closed() {
 
 #[tokio::test(start_paused = true)]
 async fn connections_beyond_the_cap_are_closed_at_once() {
-    let server = FaultServer::builder()
-        .max_connections(2)
-        .start()
-        .await
-        .unwrap();
+    let server = FaultServer::builder().max_connections(2).start().await.unwrap();
     let mut first = Client::connect(server.addr()).await;
     let mut second = Client::connect(server.addr()).await;
     assert_eq!(status(&first.get("/").await), 200);
@@ -700,9 +593,7 @@ async fn connections_beyond_the_cap_are_closed_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn shutdown_releases_hanging_connections() {
-    let server = FaultServer::start(FaultPlan::always(Fault::Hang))
-        .await
-        .unwrap();
+    let server = FaultServer::start(FaultPlan::always(Fault::Hang)).await.unwrap();
     let mut clients = Vec::new();
     for _ in 0..3 {
         let mut client = Client::connect(server.addr()).await;
@@ -714,28 +605,19 @@ async fn shutdown_releases_hanging_connections() {
 
     let start = Instant::now();
     server.shutdown().await;
-    assert_eq!(
-        start.elapsed(),
-        Duration::ZERO,
-        "shutdown waited for a timer"
-    );
+    assert_eq!(start.elapsed(), Duration::ZERO, "shutdown waited for a timer");
     for client in clients {
         assert!(matches!(client.await.unwrap(), Err(Failure::Closed)));
     }
     assert_eq!((server.in_flight(), server.connections()), (0, 0));
-    assert!(
-        TcpStream::connect(server.addr()).await.is_err(),
-        "still listening"
-    );
+    assert!(TcpStream::connect(server.addr()).await.is_err(), "still listening");
     server.shutdown().await;
     drop(idle);
 }
 
 #[tokio::test(start_paused = true)]
 async fn dropping_the_server_stops_listening() {
-    let server = FaultServer::start(FaultPlan::always(Fault::Hang))
-        .await
-        .unwrap();
+    let server = FaultServer::start(FaultPlan::always(Fault::Hang)).await.unwrap();
     let addr = server.addr();
     let mut hanging = Client::connect(addr).await;
     hanging.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").await;
@@ -755,41 +637,21 @@ async fn dropping_the_server_stops_listening() {
 
 #[tokio::test]
 async fn only_loopback_addresses_are_accepted() {
-    for addr in [
-        "0.0.0.0:0",
-        "192.168.1.10:0",
-        "10.0.0.1:8080",
-        "[::]:0",
-        "[2001:db8::1]:0",
-    ] {
+    for addr in ["0.0.0.0:0", "192.168.1.10:0", "10.0.0.1:8080", "[::]:0", "[2001:db8::1]:0"] {
         let addr: SocketAddr = addr.parse().unwrap();
         let err = FaultServer::builder().bind(addr).start().await.unwrap_err();
-        assert!(
-            matches!(err, TestkitError::NotLoopback { addr: a } if a == addr),
-            "{err}"
-        );
+        assert!(matches!(err, TestkitError::NotLoopback { addr: a } if a == addr), "{err}");
         assert!(err.to_string().contains("not a loopback address"));
     }
-    let server = FaultServer::builder()
-        .bind("127.0.0.2:0".parse().unwrap())
-        .start()
-        .await
-        .unwrap();
+    let server = FaultServer::builder().bind("127.0.0.2:0".parse().unwrap()).start().await.unwrap();
     assert_eq!(server.addr().ip().to_string(), "127.0.0.2");
-    assert_eq!(
-        server.url(),
-        format!("http://127.0.0.2:{}", server.addr().port())
-    );
+    assert_eq!(server.url(), format!("http://127.0.0.2:{}", server.addr().port()));
 }
 
 #[tokio::test]
 async fn binding_a_taken_port_is_a_typed_error() {
     let server = FaultServer::start(FaultPlan::healthy()).await.unwrap();
-    let err = FaultServer::builder()
-        .bind(server.addr())
-        .start()
-        .await
-        .unwrap_err();
+    let err = FaultServer::builder().bind(server.addr()).start().await.unwrap_err();
     assert!(matches!(err, TestkitError::Bind { .. }), "{err}");
     assert!(std::error::Error::source(&err).is_some());
 }
@@ -842,9 +704,7 @@ async fn random_bytes_never_crash_the_server() {
 
 #[test]
 fn mix_strings_parse_and_errors_name_the_key() {
-    let mix: FaultMix = "drop=0.05,hang=0.02,429=0.05,503=0.1,500=0.05,400=0.0,slow=0.03"
-        .parse()
-        .unwrap();
+    let mix: FaultMix = "drop=0.05,hang=0.02,429=0.05,503=0.1,500=0.05,400=0.0,slow=0.03".parse().unwrap();
     assert_eq!(
         mix,
         FaultMix {
@@ -857,61 +717,25 @@ fn mix_strings_parse_and_errors_name_the_key() {
             slow: 0.03,
         }
     );
-    let named: FaultMix = " rate_limit = 0.2 , unavailable=0.1,internal=0.1,bad_request=0.1, "
-        .parse()
-        .unwrap();
+    let named: FaultMix =
+        " rate_limit = 0.2 , unavailable=0.1,internal=0.1,bad_request=0.1, ".parse().unwrap();
     assert_eq!((named.rate_limit, named.bad_request), (0.2, 0.1));
     assert_eq!("".parse::<FaultMix>().unwrap(), FaultMix::default());
 
     let err = |s: &str| s.parse::<FaultMix>().unwrap_err();
-    assert_eq!(
-        err("drop=0.1,418=0.1"),
-        FaultMixError::UnknownKey { key: "418".into() }
-    );
+    assert_eq!(err("drop=0.1,418=0.1"), FaultMixError::UnknownKey { key: "418".into() });
     assert!(err("418=0.1").to_string().contains("`418`"));
-    assert_eq!(
-        err("503=lots"),
-        FaultMixError::InvalidRate {
-            key: "503".into(),
-            value: "lots".into()
-        }
-    );
+    assert_eq!(err("503=lots"), FaultMixError::InvalidRate { key: "503".into(), value: "lots".into() });
     assert!(err("503=lots").to_string().contains("`503`"));
-    assert_eq!(
-        err("hang"),
-        FaultMixError::MissingRate { key: "hang".into() }
-    );
-    assert_eq!(
-        err("503=0.1,unavailable=0.2"),
-        FaultMixError::DuplicateKey {
-            key: "unavailable".into()
-        }
-    );
-    assert_eq!(
-        err("slow=1.5"),
-        FaultMixError::OutOfRange {
-            key: "slow",
-            rate: 1.5
-        }
-    );
-    assert!(matches!(
-        err("drop=-0.1"),
-        FaultMixError::OutOfRange { key: "drop", .. }
-    ));
-    assert!(matches!(
-        err("drop=NaN"),
-        FaultMixError::OutOfRange { key: "drop", .. }
-    ));
-    assert!(matches!(
-        err("drop=0.6,503=0.6"),
-        FaultMixError::SumAboveOne { .. }
-    ));
+    assert_eq!(err("hang"), FaultMixError::MissingRate { key: "hang".into() });
+    assert_eq!(err("503=0.1,unavailable=0.2"), FaultMixError::DuplicateKey { key: "unavailable".into() });
+    assert_eq!(err("slow=1.5"), FaultMixError::OutOfRange { key: "slow", rate: 1.5 });
+    assert!(matches!(err("drop=-0.1"), FaultMixError::OutOfRange { key: "drop", .. }));
+    assert!(matches!(err("drop=NaN"), FaultMixError::OutOfRange { key: "drop", .. }));
+    assert!(matches!(err("drop=0.6,503=0.6"), FaultMixError::SumAboveOne { .. }));
 
     // The struct is checked too when a plan is made from it.
-    let bad = FaultMix {
-        internal: 2.0,
-        ..FaultMix::default()
-    };
+    let bad = FaultMix { internal: 2.0, ..FaultMix::default() };
     assert!(FaultPlan::mix(bad, 1).is_err());
     let full: FaultMix = "503=0.7,500=0.2,429=0.1".parse().unwrap();
     assert!(full.success_rate() < 1e-9);

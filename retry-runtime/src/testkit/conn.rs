@@ -28,12 +28,7 @@ const READ_CHUNK: usize = 8 * 1024;
 /// Serves one connection until the client closes it, a fault or `Connection: close` ends it, or the server
 /// stops.
 pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, stopped: watch::Receiver<bool>) {
-    let mut conn = Conn {
-        stream,
-        buf: Vec::new(),
-        shared,
-        stopped,
-    };
+    let mut conn = Conn { stream, buf: Vec::new(), shared, stopped };
     conn.run().await;
     let _ = conn.stream.shutdown().await;
 }
@@ -79,12 +74,7 @@ impl Conn {
         let mut scanned = 0;
         loop {
             // RFC 9112: a server should ignore empty lines before the request line.
-            let blank = self
-                .buf
-                .chunks(2)
-                .take_while(|pair| *pair == b"\r\n")
-                .count()
-                * 2;
+            let blank = self.buf.chunks(2).take_while(|pair| *pair == b"\r\n").count() * 2;
             if blank > 0 {
                 self.buf.drain(..blank);
                 scanned = 0;
@@ -110,11 +100,7 @@ impl Conn {
         let end = head_len.saturating_add(head.content_length);
         if head.expect_continue
             && self.buf.len() < end
-            && self
-                .stream
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .await
-                .is_err()
+            && self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err()
         {
             return None;
         }
@@ -140,11 +126,8 @@ impl Conn {
 
     /// Applies the plan's fault to a complete request; true if the connection serves another one.
     async fn answer(&mut self, head: Head, body: Vec<u8>) -> bool {
-        let framing = Framing {
-            close: !head.keep_alive,
-            head_only: head.is_head_method(),
-            announce_length: None,
-        };
+        let framing =
+            Framing { close: !head.keep_alive, head_only: head.is_head_method(), announce_length: None };
         let request = head.into_request(body);
         let (index, fault) = self.shared.begin_request(&request.method, &request.path);
         let _in_flight = self.shared.in_flight.enter();
@@ -169,22 +152,13 @@ impl Conn {
             Fault::RateLimited { retry_after } => {
                 // HTTP allows whole seconds only: round up, so the client never comes back too early.
                 let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                let response = error_response(429, "rate limited")
-                    .with_header("retry-after", secs.to_string());
+                let response =
+                    error_response(429, "rate limited").with_header("retry-after", secs.to_string());
                 self.send(&response, framing).await
             }
-            Fault::Unavailable => {
-                self.send(&error_response(503, "unavailable"), framing)
-                    .await
-            }
-            Fault::Internal => {
-                self.send(&error_response(500, "internal error"), framing)
-                    .await
-            }
-            Fault::BadRequest => {
-                self.send(&error_response(400, "bad request"), framing)
-                    .await
-            }
+            Fault::Unavailable => self.send(&error_response(503, "unavailable"), framing).await,
+            Fault::Internal => self.send(&error_response(500, "internal error"), framing).await,
+            Fault::BadRequest => self.send(&error_response(400, "bad request"), framing).await,
             Fault::Garbage => {
                 let _ = self.stream.write_all(&garbage(index)).await;
                 return false;
@@ -248,20 +222,11 @@ impl Conn {
         const PREFIX: &[u8] = br#"{"data":""#;
         const SUFFIX: &[u8] = br#""}"#;
         static FILLER: [u8; 16 * 1024] = [b'x'; 16 * 1024];
-        let mut filler = self
-            .shared
-            .config
-            .huge_body
-            .saturating_sub(PREFIX.len() + SUFFIX.len());
+        let mut filler = self.shared.config.huge_body.saturating_sub(PREFIX.len() + SUFFIX.len());
         let total = PREFIX.len() + filler + SUFFIX.len();
         let response = Response::new(200).with_header("content-type", "application/json");
-        let framing = Framing {
-            announce_length: Some(total as u64),
-            ..framing
-        };
-        self.stream
-            .write_all(&encode_head(&response, framing))
-            .await?;
+        let framing = Framing { announce_length: Some(total as u64), ..framing };
+        self.stream.write_all(&encode_head(&response, framing)).await?;
         if framing.head_only {
             return Ok(());
         }
@@ -280,11 +245,7 @@ impl Conn {
     async fn wait(&mut self, duration: Duration, until_eof: bool) -> Wait {
         let sleep = tokio::time::sleep(duration);
         tokio::pin!(sleep);
-        let room = self
-            .shared
-            .config
-            .max_head
-            .saturating_add(self.shared.config.max_body);
+        let room = self.shared.config.max_head.saturating_add(self.shared.config.max_body);
         let mut open = true;
         loop {
             let read = open && self.buf.len() < room;
@@ -311,11 +272,7 @@ impl Conn {
     /// Answers a request refused before it reached the plan, then closes gracefully.
     async fn reject(&mut self, reject: Reject) {
         self.shared.count_rejected();
-        let framing = Framing {
-            close: true,
-            head_only: false,
-            announce_length: None,
-        };
+        let framing = Framing { close: true, head_only: false, announce_length: None };
         if self.send(&reject.response(), framing).await.is_err() {
             return;
         }

@@ -26,10 +26,9 @@ pub enum TestkitError {
 impl fmt::Display for TestkitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TestkitError::NotLoopback { addr } => write!(
-                f,
-                "fault server address {addr} is not a loopback address (use 127.0.0.1 or ::1)"
-            ),
+            TestkitError::NotLoopback { addr } => {
+                write!(f, "fault server address {addr} is not a loopback address (use 127.0.0.1 or ::1)")
+            }
             TestkitError::Bind { addr, .. } => write!(f, "fault server could not bind {addr}"),
         }
     }

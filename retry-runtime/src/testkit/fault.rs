@@ -56,9 +56,7 @@ impl Fault {
     pub const DEFAULT_SLOW: Duration = Duration::from_secs(2);
 
     /// `429 Too Many Requests` with the default `Retry-After: 1`.
-    pub const RATE_LIMITED: Fault = Fault::RateLimited {
-        retry_after: Fault::DEFAULT_RETRY_AFTER,
-    };
+    pub const RATE_LIMITED: Fault = Fault::RateLimited { retry_after: Fault::DEFAULT_RETRY_AFTER };
 
     /// The fieldless kind of this fault, as counted in [`Stats`](super::Stats).
     pub fn kind(&self) -> FaultKind {
@@ -273,29 +271,20 @@ impl FromStr for FaultMix {
         let mut seen = [false; MIX_KEYS.len()];
         for item in s.split(',').map(str::trim).filter(|item| !item.is_empty()) {
             let Some((key, value)) = item.split_once('=') else {
-                return Err(FaultMixError::MissingRate {
-                    key: item.to_owned(),
-                });
+                return Err(FaultMixError::MissingRate { key: item.to_owned() });
             };
             let (key, value) = (key.trim(), value.trim());
             let Some(slot) = MIX_KEYS.iter().position(|(short, long, _)| {
                 key.eq_ignore_ascii_case(short) || key.eq_ignore_ascii_case(long)
             }) else {
-                return Err(FaultMixError::UnknownKey {
-                    key: key.to_owned(),
-                });
+                return Err(FaultMixError::UnknownKey { key: key.to_owned() });
             };
             if std::mem::replace(&mut seen[slot], true) {
-                return Err(FaultMixError::DuplicateKey {
-                    key: key.to_owned(),
-                });
+                return Err(FaultMixError::DuplicateKey { key: key.to_owned() });
             }
             let rate = value
                 .parse::<f64>()
-                .map_err(|_| FaultMixError::InvalidRate {
-                    key: key.to_owned(),
-                    value: value.to_owned(),
-                })?;
+                .map_err(|_| FaultMixError::InvalidRate { key: key.to_owned(), value: value.to_owned() })?;
             *(MIX_KEYS[slot].2)(&mut mix) = rate;
         }
         mix.validate()?;
@@ -363,10 +352,9 @@ pub enum FaultMixError {
 impl fmt::Display for FaultMixError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FaultMixError::UnknownKey { key } => write!(
-                f,
-                "unknown fault `{key}` (expected one of: drop, hang, 429, 503, 500, 400, slow)"
-            ),
+            FaultMixError::UnknownKey { key } => {
+                write!(f, "unknown fault `{key}` (expected one of: drop, hang, 429, 503, 500, 400, slow)")
+            }
             FaultMixError::MissingRate { key } => {
                 write!(f, "fault `{key}` has no rate (write `{key}=0.1`)")
             }
@@ -375,10 +363,7 @@ impl fmt::Display for FaultMixError {
             }
             FaultMixError::DuplicateKey { key } => write!(f, "fault `{key}` is given twice"),
             FaultMixError::OutOfRange { key, rate } => {
-                write!(
-                    f,
-                    "rate of fault `{key}` must be between 0 and 1, got {rate}"
-                )
+                write!(f, "rate of fault `{key}` must be between 0 and 1, got {rate}")
             }
             FaultMixError::SumAboveOne { sum } => {
                 write!(f, "fault rates add up to {sum}, more than 1")
@@ -417,16 +402,8 @@ pub struct FaultPlan {
 
 #[derive(Clone, Debug, PartialEq)]
 enum Source {
-    Script {
-        faults: Vec<Fault>,
-        fallback: Fault,
-    },
-    Mix {
-        mix: FaultMix,
-        seed: u64,
-        retry_after: Duration,
-        slow: Duration,
-    },
+    Script { faults: Vec<Fault>, fallback: Fault },
+    Mix { mix: FaultMix, seed: u64, retry_after: Duration, slow: Duration },
 }
 
 impl FaultPlan {
@@ -437,21 +414,13 @@ impl FaultPlan {
 
     /// Every request gets `fault`: with [`Fault::Unavailable`], a total outage.
     pub fn always(fault: Fault) -> Self {
-        FaultPlan {
-            source: Source::Script {
-                faults: Vec::new(),
-                fallback: fault,
-            },
-        }
+        FaultPlan { source: Source::Script { faults: Vec::new(), fallback: fault } }
     }
 
     /// The n-th request gets the n-th fault; requests after the script succeed.
     pub fn script(faults: impl IntoIterator<Item = Fault>) -> Self {
         FaultPlan {
-            source: Source::Script {
-                faults: faults.into_iter().collect(),
-                fallback: Fault::Success,
-            },
+            source: Source::Script { faults: faults.into_iter().collect(), fallback: Fault::Success },
         }
     }
 
@@ -520,11 +489,7 @@ impl PlanCursor {
             Source::Mix { seed, .. } => seed,
             Source::Script { .. } => 0,
         };
-        PlanCursor {
-            plan,
-            next: 0,
-            rng: SmallRng::seed_from_u64(seed),
-        }
+        PlanCursor { plan, next: 0, rng: SmallRng::seed_from_u64(seed) }
     }
 
     /// The fault of the next request.
@@ -535,12 +500,9 @@ impl PlanCursor {
                 self.next = self.next.saturating_add(1);
                 fault
             }
-            Source::Mix {
-                mix,
-                retry_after,
-                slow,
-                ..
-            } => mix.pick(self.rng.random::<f64>(), *retry_after, *slow),
+            Source::Mix { mix, retry_after, slow, .. } => {
+                mix.pick(self.rng.random::<f64>(), *retry_after, *slow)
+            }
         }
     }
 }
@@ -551,35 +513,23 @@ mod tests {
 
     #[test]
     fn mix_round_trips_through_its_string_form() {
-        let mix: FaultMix = "drop=0.05,hang=0.02,429=0.05,503=0.1,500=0.05,400=0.0,slow=0.03"
-            .parse()
-            .unwrap();
+        let mix: FaultMix =
+            "drop=0.05,hang=0.02,429=0.05,503=0.1,500=0.05,400=0.0,slow=0.03".parse().unwrap();
         assert_eq!(mix.to_string().parse::<FaultMix>().unwrap(), mix);
-        assert_eq!(
-            mix.to_string(),
-            "drop=0.05,hang=0.02,429=0.05,503=0.1,500=0.05,slow=0.03"
-        );
+        assert_eq!(mix.to_string(), "drop=0.05,hang=0.02,429=0.05,503=0.1,500=0.05,slow=0.03");
     }
 
     #[test]
     fn a_script_then_its_fallback() {
-        let mut cursor = PlanCursor::new(
-            FaultPlan::script([Fault::Drop, Fault::Hang]).fallback(Fault::Internal),
-        );
+        let mut cursor =
+            PlanCursor::new(FaultPlan::script([Fault::Drop, Fault::Hang]).fallback(Fault::Internal));
         let drawn: Vec<_> = (0..4).map(|_| cursor.draw()).collect();
-        assert_eq!(
-            drawn,
-            [Fault::Drop, Fault::Hang, Fault::Internal, Fault::Internal]
-        );
+        assert_eq!(drawn, [Fault::Drop, Fault::Hang, Fault::Internal, Fault::Internal]);
     }
 
     #[test]
     fn a_full_mix_never_succeeds() {
-        let mix = FaultMix {
-            unavailable: 0.5,
-            internal: 0.5,
-            ..FaultMix::default()
-        };
+        let mix = FaultMix { unavailable: 0.5, internal: 0.5, ..FaultMix::default() };
         let mut cursor = PlanCursor::new(FaultPlan::mix(mix, 1).unwrap());
         assert!((0..1000).all(|_| cursor.draw() != Fault::Success));
     }

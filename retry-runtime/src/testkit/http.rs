@@ -33,13 +33,7 @@ impl Request {
             Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
             None => (target.to_owned(), None),
         };
-        Request {
-            method: method.into(),
-            path,
-            query,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        Request { method: method.into(), path, query, headers: Vec::new(), body: Vec::new() }
     }
 
     /// Adds a header line.
@@ -58,10 +52,7 @@ impl Request {
 
     /// The value of the first header called `name`, compared without regard to ASCII case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The body as UTF-8 text, if it is.
@@ -93,25 +84,17 @@ pub struct Response {
 impl Response {
     /// A response with this status, no headers and an empty body.
     pub fn new(status: u16) -> Self {
-        Response {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        Response { status, headers: Vec::new(), body: Vec::new() }
     }
 
     /// A response with this status and `value` as an `application/json` body.
     pub fn json(status: u16, value: serde_json::Value) -> Self {
-        Response::new(status)
-            .with_header("content-type", "application/json")
-            .with_body(value.to_string())
+        Response::new(status).with_header("content-type", "application/json").with_body(value.to_string())
     }
 
     /// A response with this status and `text` as a `text/plain; charset=utf-8` body.
     pub fn text(status: u16, text: impl Into<String>) -> Self {
-        Response::new(status)
-            .with_header("content-type", "text/plain; charset=utf-8")
-            .with_body(text.into())
+        Response::new(status).with_header("content-type", "text/plain; charset=utf-8").with_body(text.into())
     }
 
     /// Adds a header line.
@@ -130,10 +113,7 @@ impl Response {
 
     /// The value of the first header called `name`, compared without regard to ASCII case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -161,13 +141,7 @@ pub(crate) struct Head {
 
 impl Head {
     pub(crate) fn into_request(self, body: Vec<u8>) -> Request {
-        Request {
-            method: self.method,
-            path: self.path,
-            query: self.query,
-            headers: self.headers,
-            body,
-        }
+        Request { method: self.method, path: self.path, query: self.query, headers: self.headers, body }
     }
 
     pub(crate) fn is_head_method(&self) -> bool {
@@ -205,10 +179,7 @@ impl Reject {
     }
 
     pub(crate) fn response(self) -> Response {
-        Response::json(
-            self.status(),
-            serde_json::json!({ "error": self.to_string() }),
-        )
+        Response::json(self.status(), serde_json::json!({ "error": self.to_string() }))
     }
 }
 
@@ -230,10 +201,7 @@ impl fmt::Display for Reject {
 /// The index just past the `\r\n\r\n` that ends a request head, searching from `from`.
 pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     let from = from.min(buf.len());
-    buf[from..]
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|at| from + at + 4)
+    buf[from..].windows(4).position(|w| w == b"\r\n\r\n").map(|at| from + at + 4)
 }
 
 /// `tchar` of RFC 9110: the bytes of a token, such as a method or a header name.
@@ -254,21 +222,14 @@ fn is_value_byte(b: u8) -> bool {
 ///
 /// `max_body` is the largest `Content-Length` accepted.
 pub(crate) fn parse_head(head: &[u8], max_body: usize) -> Result<Head, Reject> {
-    let head = head
-        .strip_suffix(b"\r\n\r\n")
-        .ok_or(Reject::Malformed("incomplete request head"))?;
+    let head = head.strip_suffix(b"\r\n\r\n").ok_or(Reject::Malformed("incomplete request head"))?;
     let lines = split_lines(head)?;
-    let (request_line, header_lines) = lines
-        .split_first()
-        .ok_or(Reject::Malformed("empty request"))?;
+    let (request_line, header_lines) = lines.split_first().ok_or(Reject::Malformed("empty request"))?;
     let (method, path, query, http11) = parse_request_line(request_line)?;
     if header_lines.len() > MAX_HEADERS {
         return Err(Reject::HeadTooLarge);
     }
-    let headers = header_lines
-        .iter()
-        .map(|line| parse_header_line(line))
-        .collect::<Result<Vec<_>, _>>()?;
+    let headers = header_lines.iter().map(|line| parse_header_line(line)).collect::<Result<Vec<_>, _>>()?;
 
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding = false;
@@ -310,9 +271,7 @@ pub(crate) fn parse_head(head: &[u8], max_body: usize) -> Result<Head, Reject> {
         });
     }
     if http11 && hosts != 1 {
-        return Err(Reject::Malformed(
-            "an http/1.1 request needs exactly one host header",
-        ));
+        return Err(Reject::Malformed("an http/1.1 request needs exactly one host header"));
     }
     let content_length = match content_length {
         None => 0,
@@ -379,8 +338,8 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String, Option<String>, bo
     let target = String::from_utf8_lossy(target).into_owned();
     let origin = if target.starts_with('/') || target == "*" {
         target
-    } else if let Some(rest) = strip_prefix_ignore_case(&target, "http://")
-        .or_else(|| strip_prefix_ignore_case(&target, "https://"))
+    } else if let Some(rest) =
+        strip_prefix_ignore_case(&target, "http://").or_else(|| strip_prefix_ignore_case(&target, "https://"))
     {
         // Absolute form: drop the authority.
         match rest.find(['/', '?']) {
@@ -401,18 +360,15 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String, Option<String>, bo
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
 }
 
 fn parse_header_line(line: &[u8]) -> Result<(String, String), Reject> {
     if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
         return Err(Reject::Malformed("folded header lines are not allowed"));
     }
-    let colon = line
-        .iter()
-        .position(|&b| b == b':')
-        .ok_or(Reject::Malformed("header line without a colon"))?;
+    let colon =
+        line.iter().position(|&b| b == b':').ok_or(Reject::Malformed("header line without a colon"))?;
     let (name, value) = (&line[..colon], &line[colon + 1..]);
     if !is_token(name) {
         return Err(Reject::Malformed("malformed header name"));
@@ -422,18 +378,14 @@ fn parse_header_line(line: &[u8]) -> Result<(String, String), Reject> {
     }
     let value = value.trim_ascii_start();
     let value = value.trim_ascii_end();
-    Ok((
-        String::from_utf8_lossy(name).into_owned(),
-        String::from_utf8_lossy(value).into_owned(),
-    ))
+    Ok((String::from_utf8_lossy(name).into_owned(), String::from_utf8_lossy(value).into_owned()))
 }
 
 fn parse_length(s: &str) -> Result<u64, Reject> {
     if s.is_empty() || s.len() > 19 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Reject::Malformed("malformed content-length"));
     }
-    s.parse()
-        .map_err(|_| Reject::Malformed("malformed content-length"))
+    s.parse().map_err(|_| Reject::Malformed("malformed content-length"))
 }
 
 /// The reason phrase of a status code.
@@ -491,10 +443,7 @@ pub(crate) fn encode_head(response: &Response, framing: Framing) -> Vec<u8> {
     let status = if (200..=999).contains(&response.status) {
         response.status
     } else {
-        tracing::warn!(
-            status = response.status,
-            "testkit: invalid response status, sending 500"
-        );
+        tracing::warn!(status = response.status, "testkit: invalid response status, sending 500");
         500
     };
     let mut out = Vec::with_capacity(128 + 32 * response.headers.len());
@@ -506,9 +455,7 @@ pub(crate) fn encode_head(response: &Response, framing: Framing) -> Vec<u8> {
         if framing_header {
             continue;
         }
-        let valid_value = value
-            .bytes()
-            .all(|b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80);
+        let valid_value = value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80);
         if !is_token(name.as_bytes()) || !valid_value {
             tracing::warn!(header = %name, "testkit: header cannot be sent as it is, leaving it out");
             continue;
@@ -519,9 +466,7 @@ pub(crate) fn encode_head(response: &Response, framing: Framing) -> Vec<u8> {
         out.extend_from_slice(b"\r\n");
     }
     if !bodiless(status) {
-        let length = framing
-            .announce_length
-            .unwrap_or(response.body.len() as u64);
+        let length = framing.announce_length.unwrap_or(response.body.len() as u64);
         out.extend_from_slice(format!("content-length: {length}\r\n").as_bytes());
     }
     if framing.close {
@@ -555,8 +500,7 @@ mod tests {
     #[test]
     fn parses_a_post_with_a_body_length() {
         let head =
-            parse("POST /query?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\nX-A:  b \r\n\r\n")
-                .unwrap();
+            parse("POST /query?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\nX-A:  b \r\n\r\n").unwrap();
         assert_eq!(head.method, "POST");
         assert_eq!(head.path, "/query");
         assert_eq!(head.query.as_deref(), Some("x=1"));
@@ -567,33 +511,15 @@ mod tests {
 
     #[test]
     fn connection_close_and_http10_end_keep_alive() {
-        assert!(
-            !parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: Close\r\n\r\n")
-                .unwrap()
-                .keep_alive
-        );
+        assert!(!parse("GET / HTTP/1.1\r\nHost: a\r\nConnection: Close\r\n\r\n").unwrap().keep_alive);
         assert!(!parse("GET / HTTP/1.0\r\n\r\n").unwrap().keep_alive);
-        assert!(
-            parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-                .unwrap()
-                .keep_alive
-        );
+        assert!(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap().keep_alive);
     }
 
     #[test]
     fn absolute_form_targets_keep_their_path() {
-        assert_eq!(
-            parse("GET http://h:1/a/b?c HTTP/1.1\r\nHost: h\r\n\r\n")
-                .unwrap()
-                .path,
-            "/a/b"
-        );
-        assert_eq!(
-            parse("GET http://h:1?c HTTP/1.1\r\nHost: h\r\n\r\n")
-                .unwrap()
-                .path,
-            "/"
-        );
+        assert_eq!(parse("GET http://h:1/a/b?c HTTP/1.1\r\nHost: h\r\n\r\n").unwrap().path, "/a/b");
+        assert_eq!(parse("GET http://h:1?c HTTP/1.1\r\nHost: h\r\n\r\n").unwrap().path, "/");
     }
 
     #[test]
@@ -603,30 +529,12 @@ mod tests {
             ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
             ("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
             ("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400),
-            (
-                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-                400,
-            ),
-            (
-                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
-                400,
-            ),
-            (
-                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n",
-                400,
-            ),
-            (
-                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n",
-                413,
-            ),
-            (
-                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
-                501,
-            ),
-            (
-                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
-                400,
-            ),
+            ("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n", 413),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400),
             ("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
             ("GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n", 417),
             ("GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
@@ -636,11 +544,7 @@ mod tests {
             ("GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n", 400),
         ];
         for (input, status) in cases {
-            assert_eq!(
-                parse(input).map_err(Reject::status),
-                Err(status),
-                "{input:?}"
-            );
+            assert_eq!(parse(input).map_err(Reject::status), Err(status), "{input:?}");
         }
     }
 
@@ -659,14 +563,7 @@ mod tests {
         let response = Response::text(200, "hi")
             .with_header("Content-Length", "999")
             .with_header("X-Bad", "a\r\nInjected: yes");
-        let head = encode_head(
-            &response,
-            Framing {
-                close: true,
-                head_only: false,
-                announce_length: None,
-            },
-        );
+        let head = encode_head(&response, Framing { close: true, head_only: false, announce_length: None });
         let head = String::from_utf8(head).unwrap();
         assert_eq!(
             head,

@@ -253,19 +253,12 @@ impl FaultServerBuilder {
         if !loopback {
             return Err(TestkitError::NotLoopback { addr });
         }
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| TestkitError::Bind { addr, source })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| TestkitError::Bind { addr, source })?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| TestkitError::Bind { addr, source })?;
+        let local = listener.local_addr().map_err(|source| TestkitError::Bind { addr, source })?;
         let shared = Arc::new(Shared {
             config: self.config,
             handler: self.handler,
-            core: Mutex::new(Core {
-                cursor: PlanCursor::new(self.plan),
-                stats: Stats::default(),
-            }),
+            core: Mutex::new(Core { cursor: PlanCursor::new(self.plan), stats: Stats::default() }),
             in_flight: Gauge::default(),
             connections: Gauge::default(),
         });
@@ -310,11 +303,7 @@ impl fmt::Debug for FaultServerBuilder {
 }
 
 /// Accepts connections until the stop signal, then waits (bounded) for the connection tasks.
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    mut stopped: watch::Receiver<bool>,
-) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
     let for_connections = stopped.clone();
     let mut tasks = JoinSet::new();
     loop {

@@ -44,10 +44,7 @@ impl Stats {
 
     /// The time between each request's arrival and the next one's: the delays a retrying client slept.
     pub fn arrival_gaps(&self) -> Vec<Duration> {
-        self.log
-            .windows(2)
-            .map(|pair| pair[1].at.saturating_duration_since(pair[0].at))
-            .collect()
+        self.log.windows(2).map(|pair| pair[1].at.saturating_duration_since(pair[0].at)).collect()
     }
 
     pub(crate) fn record(&mut self, fault: FaultKind, method: &str, path: &str) {
