@@ -39,3 +39,21 @@ impl Errors {
         self.errors.map(|e| e.to_compile_error()).unwrap_or_default()
     }
 }
+
+/// `tokens` with every span moved to `span`, so that an expression built from them is reported
+/// at one place of the user's code.
+pub fn respan(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tt| {
+            if let proc_macro2::TokenTree::Group(g) = &tt {
+                let mut group = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), span));
+                group.set_span(span);
+                tt = proc_macro2::TokenTree::Group(group);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}

@@ -135,3 +135,37 @@ impl RetryAfterField for Option<Duration> {
         *self
     }
 }
+
+/// [`RetryState::judge`] as a function, so that the generated call can be spanned at the user's
+/// return type (where a missing `Classify` is reported).
+#[inline(always)]
+pub fn judge<'a, C, R>(
+    state: &mut RetryState<'a, C>,
+    result: &R,
+    permit: Option<crate::Permit<'a>>,
+    on: Option<fn(<R::Err as Classify>::Kind) -> bool>,
+    describe: impl FnOnce(&R::Err) -> &dyn Debug,
+) -> Next
+where
+    C: crate::Clock + Default,
+    R: RetryResult,
+    R::Err: Classify,
+{
+    state.judge(result, permit, on, describe)
+}
+
+/// [`RetryState::judge_when`] as a function, spanned like [`judge`].
+#[inline(always)]
+pub fn judge_when<'a, C, R>(
+    state: &mut RetryState<'a, C>,
+    result: &R,
+    permit: Option<crate::Permit<'a>>,
+    when: impl FnOnce(&R::Err) -> bool,
+    describe: impl FnOnce(&R::Err) -> &dyn Debug,
+) -> Next
+where
+    C: crate::Clock + Default,
+    R: RetryResult,
+{
+    state.judge_when(result, permit, when, describe)
+}

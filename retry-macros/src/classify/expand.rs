@@ -61,10 +61,15 @@ pub fn derive(input: &Input<'_>, stub: bool) -> TokenStream {
 
     let (impl_generics, ty_generics, where_clause) = original.generics.split_for_impl();
     let mut where_clause = where_clause.cloned().unwrap_or_else(|| syn::parse_quote!(where));
+    // A generic source field needs a bound; a concrete one is checked where it is used, so that a
+    // missing `Classify` is reported at the field's type.
+    let type_params: Vec<String> = original.generics.type_params().map(|p| p.ident.to_string()).collect();
     for variant in &input.variants {
         if let Marker::Source(field) = &variant.marker {
-            let field_ty = &field.ty;
-            where_clause.predicates.push(syn::parse_quote!(#field_ty: #rt::Classify));
+            if mentions_any(&field.ty, &type_params) {
+                let field_ty = &field.ty;
+                where_clause.predicates.push(syn::parse_quote!(#field_ty: #rt::Classify));
+            }
         }
     }
 
@@ -106,17 +111,25 @@ pub fn derive(input: &Input<'_>, stub: bool) -> TokenStream {
                     __retry_with(self)
                 }
             },
-            Marker::Source(f) => quote_spanned!(f.span=> #rt::Classify::class(__retry_field)),
+            Marker::Source(f) => {
+                let span = syn::spanned::Spanned::span(&f.ty);
+                let rt = crate::errors::respan(rt.clone(), span);
+                quote_spanned!(span=> #rt::Classify::class(__retry_field))
+            }
         };
         quote!(#pat => #body,)
     });
     let retry_after_arms = input.variants.iter().filter_map(|v| {
         let (field, body): (&FieldRef, TokenStream) = match &v.marker {
-            Marker::Transient { retry_after: Some(f) } => (
-                f,
-                quote_spanned!(f.span=> #rt::__private::RetryAfterField::retry_after_value(__retry_field)),
-            ),
-            Marker::Source(f) => (f, quote_spanned!(f.span=> #rt::Classify::retry_after(__retry_field))),
+            Marker::Transient { retry_after: Some(f) } => {
+                let rt = crate::errors::respan(rt.clone(), f.span);
+                (f, quote_spanned!(f.span=> #rt::__private::RetryAfterField::retry_after_value(__retry_field)))
+            }
+            Marker::Source(f) => {
+                let span = syn::spanned::Spanned::span(&f.ty);
+                let rt = crate::errors::respan(rt.clone(), span);
+                (f, quote_spanned!(span=> #rt::Classify::retry_after(__retry_field)))
+            }
             _ => return None,
         };
         let pat = pattern(input, v, Some(&field.member));
@@ -168,4 +181,16 @@ pub fn derive(input: &Input<'_>, stub: bool) -> TokenStream {
             }
         }
     }
+}
+
+/// Whether `ty` names one of the type parameters.
+fn mentions_any(ty: &syn::Type, params: &[String]) -> bool {
+    fn walk(tokens: TokenStream, params: &[String]) -> bool {
+        tokens.into_iter().any(|tt| match tt {
+            proc_macro2::TokenTree::Ident(i) => params.iter().any(|p| i == p),
+            proc_macro2::TokenTree::Group(g) => walk(g.stream(), params),
+            _ => false,
+        })
+    }
+    !params.is_empty() && walk(quote!(#ty), params)
 }

@@ -175,11 +175,11 @@ impl Args {
                 }
                 set(&mut self.on, key, kinds, errors);
             }
-            "when" => set(&mut self.when, key, path(meta, key)?, errors),
-            "breaker" => set(&mut self.breaker, key, path(meta, key)?, errors),
-            "budget" => set(&mut self.budget, key, path(meta, key)?, errors),
-            "policy" => set(&mut self.policy, key, path(meta, key)?, errors),
-            "crate" => set(&mut self.krate, key, path(meta, key)?, errors),
+            "when" => set(&mut self.when, key, path(meta, key, "path::to::is_retryable")?, errors),
+            "breaker" => set(&mut self.breaker, key, path(meta, key, "crate::BREAKER")?, errors),
+            "budget" => set(&mut self.budget, key, path(meta, key, "crate::BUDGET")?, errors),
+            "policy" => set(&mut self.policy, key, path(meta, key, "crate::POLICY")?, errors),
+            "crate" => set(&mut self.krate, key, path(meta, key, "::retry_runtime")?, errors),
             "name" => {
                 let lit: LitStr = meta.value()?.parse().map_err(|e| {
                     syn::Error::new(e.span(), "`name` expects a string, such as `name = \"dagger.run_step\"`")
@@ -205,14 +205,18 @@ fn value(meta: &ParseNestedMeta<'_>, key: &Ident) -> syn::Result<Expr> {
     meta.value()?.parse()
 }
 
-fn path(meta: &ParseNestedMeta<'_>, key: &Ident) -> syn::Result<Path> {
+fn path(meta: &ParseNestedMeta<'_>, key: &Ident, example: &str) -> syn::Result<Path> {
     if meta.input.is_empty() || meta.input.peek(Token![,]) {
-        return Err(syn::Error::new_spanned(key, format!("`{key}` needs a path: `{key} = path::to::item`")));
+        return Err(syn::Error::new_spanned(key, format!("`{key}` needs a path: `{key} = {example}`")));
     }
     let input = meta.value()?;
-    input.parse::<Path>().map_err(|e| {
-        syn::Error::new(e.span(), format!("`{key}` expects a path, such as `{key} = crate::BREAKER`, not an expression"))
-    })
+    let path = input.parse::<Path>().map_err(|e| {
+        syn::Error::new(e.span(), format!("`{key}` expects a path, such as `{key} = {example}`, not an expression"))
+    })?;
+    if !input.is_empty() && !input.peek(Token![,]) {
+        return Err(input.error(format!("`{key}` expects a path, such as `{key} = {example}`, not an expression")));
+    }
+    Ok(path)
 }
 
 fn positive(nanos: u64, expr: &Expr, key: &str) -> syn::Result<u64> {

@@ -134,7 +134,9 @@ pub fn retry_loop(args: &Args, function: &Function) -> TokenStream {
     let policy_var = Ident::new("__retry_policy", Span::mixed_site());
     let state = Ident::new("__retry_state", Span::mixed_site());
     let permit = Ident::new("__retry_permit", Span::mixed_site());
-    let result = Ident::new("__retry_result", Span::mixed_site());
+    // Spanned at the return type (not hygienic, but no user name starts with `__retry_`): the
+    // judging call below blames this argument for a missing `Classify` or a non-`Result` type.
+    let result = Ident::new("__retry_result", ret_span);
     let delay = Ident::new("__retry_delay", Span::mixed_site());
     let name = call_name(&rt, args, function);
 
@@ -177,17 +179,21 @@ pub fn retry_loop(args: &Args, function: &Function) -> TokenStream {
         let block = quote!(async { #fake_return #body });
         match &args.attempt_timeout {
             None => quote!(#block.await),
-            Some(t) => quote_spanned! {t.span=>
+            Some(t) => {
+                let rt_at = crate::errors::respan(rt.clone(), t.span);
+                quote_spanned! {t.span=>
                 match #rt::__private::timeout(
                     #policy_var.attempt_timeout().unwrap_or(::core::time::Duration::MAX),
                     #block,
                 ).await {
                     ::core::result::Result::Ok(result) => result,
-                    ::core::result::Result::Err(_) => <#ret as #rt::__private::RetryResult>::from_err(
-                        ::core::convert::From::from(#rt::__private::AttemptTimeout),
-                    ),
+                    ::core::result::Result::Err(_) => {
+                        let __retry_timed_out = ::core::convert::From::from(#rt_at::__private::AttemptTimeout);
+                        <#ret as #rt::__private::RetryResult>::from_err(__retry_timed_out)
+                    }
                 }
-            },
+                }
+            }
         }
     } else {
         quote!((|| { #fake_return #body })())
@@ -197,7 +203,8 @@ pub fn retry_loop(args: &Args, function: &Function) -> TokenStream {
     let judge = if let Some(when) = &args.when {
         let path = &when.value;
         let predicate = quote_spanned!(when.span=> |__retry_e| #path(__retry_e));
-        quote!(#state.judge_when(&#result, #permit, #predicate, #describe))
+        let rt_at = crate::errors::respan(rt.clone(), ret_span);
+        quote_spanned!(ret_span=> #rt_at::__private::judge_when(&mut #state, &#result, #permit, #predicate, #describe))
     } else {
         let on = match &args.on {
             None => quote!(::core::option::Option::None),
@@ -208,7 +215,10 @@ pub fn retry_loop(args: &Args, function: &Function) -> TokenStream {
                 quote!(::core::option::Option::Some(|__retry_kind| false #(|| #checks)*))
             }
         };
-        quote_spanned!(ret_span=> #state.judge(&#result, #permit, #on, #describe))
+        // A call whose every token is spanned at the return type, so that a missing `Classify` or
+        // a non-`Result` return type is reported there.
+        let rt_at = crate::errors::respan(rt.clone(), ret_span);
+        quote_spanned!(ret_span=> #rt_at::__private::judge(&mut #state, &#result, #permit, #on, #describe))
     };
 
     let (state_type, sleep) = if is_async {

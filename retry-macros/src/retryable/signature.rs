@@ -20,9 +20,7 @@ pub struct Function {
 
 impl Function {
     pub fn parse(item: TokenStream) -> syn::Result<Function> {
-        syn::parse2(item).map_err(|e| {
-            syn::Error::new(e.span(), format!("{e}\n`#[retryable]` goes on a `fn` or `async fn` with a body"))
-        })
+        syn::parse2(item)
     }
 
     /// Whether the function is `async`.
@@ -146,7 +144,9 @@ impl Parse for Function {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;
         let vis: Visibility = input.parse()?;
-        let sig: Signature = input.parse()?;
+        let sig: Signature = input
+            .parse()
+            .map_err(|e| syn::Error::new(e.span(), "`#[retryable]` goes on a `fn` or `async fn` with a body"))?;
         if input.peek(Token![;]) {
             return Err(syn::Error::new_spanned(
                 &sig.ident,

@@ -1,0 +1,11 @@
+use retry_runtime::retryable;
+
+#[derive(Debug)]
+struct PlainError;
+
+#[retryable(max = 3)]
+async fn call() -> Result<(), PlainError> {
+    Ok(())
+}
+
+fn main() {}

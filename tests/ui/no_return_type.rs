@@ -1,0 +1,6 @@
+use retry_runtime::retryable;
+
+#[retryable(max = 3)]
+fn call() {}
+
+fn main() {}
