@@ -143,7 +143,7 @@ pub fn judge<'a, C, R>(
     state: &mut RetryState<'a, C>,
     result: &R,
     permit: Option<crate::Permit<'a>>,
-    on: Option<fn(<R::Err as Classify>::Kind) -> bool>,
+    on: crate::state::KindFilter<R::Err>,
     describe: impl FnOnce(&R::Err) -> &dyn Debug,
 ) -> Next
 where

@@ -199,8 +199,8 @@ impl RetryPolicy {
         }
         let exponent = i32::try_from(retry - 1).unwrap_or(i32::MAX);
         let secs = self.backoff.as_secs_f64() * self.multiplier.powi(exponent);
-        // `!(a < b)` also catches NaN and infinity.
-        if !(secs < self.max_delay.as_secs_f64()) {
+        // NaN and infinity saturate too.
+        if secs.is_nan() || secs >= self.max_delay.as_secs_f64() {
             return self.max_delay;
         }
         Duration::try_from_secs_f64(secs).map_or(self.max_delay, |d| d.min(self.max_delay))

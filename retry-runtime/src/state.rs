@@ -30,6 +30,9 @@ struct Verdict<'e> {
     error: &'e dyn Debug,
 }
 
+/// `#[retryable(on = [..])]` as a test of an error's kind; `None` retries the transient errors.
+pub type KindFilter<E> = Option<fn(<E as Classify>::Kind) -> bool>;
+
 /// The `Ok` and `Err` types of a function's return type, whatever alias names it.
 #[diagnostic::on_unimplemented(
     message = "`#[retryable]` needs a function returning `Result<T, E>`, not `{Self}`",
@@ -172,7 +175,7 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
         &mut self,
         result: &R,
         permit: Option<Permit<'a>>,
-        on: Option<fn(<R::Err as Classify>::Kind) -> bool>,
+        on: KindFilter<R::Err>,
         describe: impl FnOnce(&R::Err) -> &dyn Debug,
     ) -> Next
     where
@@ -239,10 +242,10 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
         if let Some(permit) = permit {
             permit.record(if verdict.transient { Outcome::Failure } else { Outcome::Ignored });
         }
-        if verdict.transient {
-            if let Some(budget) = self.budget {
-                budget.record_failure();
-            }
+        if verdict.transient
+            && let Some(budget) = self.budget
+        {
+            budget.record_failure();
         }
         let attempt = self.retries + 1;
         let (kind, error) = (verdict.kind.unwrap_or(&""), verdict.error);
@@ -297,10 +300,10 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
             return Err(GiveUp::Exhausted);
         }
         let remaining = self.remaining()?;
-        if let Some(hint) = retry_after {
-            if hint > policy.max_delay || remaining.is_some_and(|r| hint > r) {
-                return Err(GiveUp::RetryAfterTooLong);
-            }
+        if let Some(hint) = retry_after
+            && (hint > policy.max_delay || remaining.is_some_and(|r| hint > r))
+        {
+            return Err(GiveUp::RetryAfterTooLong);
         }
         let retry = self.retries + 1;
         let computed = match policy.jitter {
@@ -314,10 +317,10 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
         if remaining.is_some_and(|r| delay > r) {
             return Err(GiveUp::Deadline);
         }
-        if let Some(budget) = self.budget {
-            if !budget.can_retry() {
-                return Err(GiveUp::Budget);
-            }
+        if let Some(budget) = self.budget
+            && !budget.can_retry()
+        {
+            return Err(GiveUp::Budget);
         }
         Ok(delay)
     }

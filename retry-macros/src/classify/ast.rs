@@ -270,7 +270,11 @@ fn field(owner: &Ident, fields: &Fields, member: Member) -> syn::Result<FieldRef
                 Member::Named(n) => n.to_string(),
                 Member::Unnamed(i) => i.index.to_string(),
             };
-            let list = if names.is_empty() { "it has no fields".to_string() } else { format!("its fields are: {}", names.join(", ")) };
+            let list = if names.is_empty() {
+                "it has no fields".to_string()
+            } else {
+                format!("its fields are: {}", names.join(", "))
+            };
             Err(syn::Error::new(span, format!("`{owner}` has no field `{shown}`; {list}")))
         }
     }

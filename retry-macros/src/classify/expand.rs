@@ -65,11 +65,11 @@ pub fn derive(input: &Input<'_>, stub: bool) -> TokenStream {
     // missing `Classify` is reported at the field's type.
     let type_params: Vec<String> = original.generics.type_params().map(|p| p.ident.to_string()).collect();
     for variant in &input.variants {
-        if let Marker::Source(field) = &variant.marker {
-            if mentions_any(&field.ty, &type_params) {
-                let field_ty = &field.ty;
-                where_clause.predicates.push(syn::parse_quote!(#field_ty: #rt::Classify));
-            }
+        if let Marker::Source(field) = &variant.marker
+            && mentions_any(&field.ty, &type_params)
+        {
+            let field_ty = &field.ty;
+            where_clause.predicates.push(syn::parse_quote!(#field_ty: #rt::Classify));
         }
     }
 
@@ -135,9 +135,11 @@ pub fn derive(input: &Input<'_>, stub: bool) -> TokenStream {
         let pat = pattern(input, v, Some(&field.member));
         Some(quote!(#pat => #body,))
     });
-    let fallback = if input.variants.iter().all(|v| {
-        matches!(v.marker, Marker::Transient { retry_after: Some(_) } | Marker::Source(_))
-    }) {
+    let fallback = if input
+        .variants
+        .iter()
+        .all(|v| matches!(v.marker, Marker::Transient { retry_after: Some(_) } | Marker::Source(_)))
+    {
         quote!()
     } else {
         quote!(_ => ::core::option::Option::None,)

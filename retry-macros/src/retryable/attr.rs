@@ -67,7 +67,9 @@ fn hint(key: &str) -> Option<&'static str> {
         "factor" | "exponent" | "exp" | "growth" => "`multiplier = F` sets the growth factor",
         "cap" | "max_backoff" | "max_wait" => "`max_delay = D` caps each delay",
         "timeout" => "use `attempt_timeout = D` to bound each attempt, or `deadline = D` for the whole call",
-        "retry_on" | "errors" | "kinds" | "only" | "retry_if_kind" => "`on = [Kind, ..]` lists the kinds to retry",
+        "retry_on" | "errors" | "kinds" | "only" | "retry_if_kind" => {
+            "`on = [Kind, ..]` lists the kinds to retry"
+        }
         "retry_if" | "predicate" | "filter" | "if_" => "`when = path::to::fn` decides with a predicate",
         "circuit_breaker" | "circuit" => "`breaker = path` names a `CircuitBreaker`",
         "retry_budget" | "throttle" => "`budget = path` names a `RetryBudget`",
@@ -101,10 +103,17 @@ impl Args {
             "max" => {
                 let expr = value(meta, key)?;
                 let n = match &expr {
-                    Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => i.base10_parse::<u32>().map_err(|_| {
-                        syn::Error::new_spanned(i, "`max` must be a whole number of retries from 0 to 4294967295")
-                    })?,
-                    Expr::Unary(_) => return Err(syn::Error::new_spanned(expr, "`max` must not be negative")),
+                    Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => {
+                        i.base10_parse::<u32>().map_err(|_| {
+                            syn::Error::new_spanned(
+                                i,
+                                "`max` must be a whole number of retries from 0 to 4294967295",
+                            )
+                        })?
+                    }
+                    Expr::Unary(_) => {
+                        return Err(syn::Error::new_spanned(expr, "`max` must not be negative"));
+                    }
                     _ => {
                         return Err(syn::Error::new_spanned(
                             expr,
@@ -132,7 +141,9 @@ impl Args {
                 if m < 1.0 {
                     return Err(syn::Error::new_spanned(
                         expr,
-                        format!("`multiplier` must be at least 1 (it is the growth factor of the delay), got {m}"),
+                        format!(
+                            "`multiplier` must be at least 1 (it is the growth factor of the delay), got {m}"
+                        ),
                     ));
                 }
                 set(&mut self.multiplier, key, m, errors);
@@ -152,7 +163,9 @@ impl Args {
                         other => {
                             return Err(syn::Error::new_spanned(
                                 ident,
-                                format!("unknown jitter kind `{other}`; expected one of: full, equal, decorrelated, none"),
+                                format!(
+                                    "unknown jitter kind `{other}`; expected one of: full, equal, decorrelated, none"
+                                ),
                             ));
                         }
                     }
@@ -164,7 +177,10 @@ impl Args {
                 let content;
                 syn::bracketed!(content in input);
                 let kinds = Punctuated::<Ident, Token![,]>::parse_terminated(&content).map_err(|e| {
-                    syn::Error::new(e.span(), "`on` expects a list of error kinds, such as `on = [ConnectionError, TimeoutError]`")
+                    syn::Error::new(
+                        e.span(),
+                        "`on` expects a list of error kinds, such as `on = [ConnectionError, TimeoutError]`",
+                    )
                 })?;
                 let kinds: Vec<Ident> = kinds.into_iter().collect();
                 if kinds.is_empty() {
@@ -211,10 +227,15 @@ fn path(meta: &ParseNestedMeta<'_>, key: &Ident, example: &str) -> syn::Result<P
     }
     let input = meta.value()?;
     let path = input.parse::<Path>().map_err(|e| {
-        syn::Error::new(e.span(), format!("`{key}` expects a path, such as `{key} = {example}`, not an expression"))
+        syn::Error::new(
+            e.span(),
+            format!("`{key}` expects a path, such as `{key} = {example}`, not an expression"),
+        )
     })?;
     if !input.is_empty() && !input.peek(Token![,]) {
-        return Err(input.error(format!("`{key}` expects a path, such as `{key} = {example}`, not an expression")));
+        return Err(
+            input.error(format!("`{key}` expects a path, such as `{key} = {example}`, not an expression"))
+        );
     }
     Ok(path)
 }
@@ -231,10 +252,10 @@ fn skip_value(meta: &ParseNestedMeta<'_>) {
     let _ = meta.input.step(|cursor| {
         let mut rest = *cursor;
         while let Some((tt, next)) = rest.token_tree() {
-            if let proc_macro2::TokenTree::Punct(p) = &tt {
-                if p.as_char() == ',' {
-                    return Ok(((), rest));
-                }
+            if let proc_macro2::TokenTree::Punct(p) = &tt
+                && p.as_char() == ','
+            {
+                return Ok(((), rest));
             }
             rest = next;
         }

@@ -15,10 +15,9 @@ pub fn number(expr: &Expr, key: &str) -> syn::Result<f64> {
                 Err(syn::Error::new_spanned(f, format!("`{key}` must be a finite number")))
             }
         }
-        Expr::Unary(ExprUnary { op: UnOp::Neg(_), .. }) => Err(syn::Error::new_spanned(
-            expr,
-            format!("`{key}` must not be negative"),
-        )),
+        Expr::Unary(ExprUnary { op: UnOp::Neg(_), .. }) => {
+            Err(syn::Error::new_spanned(expr, format!("`{key}` must not be negative")))
+        }
         _ => Err(syn::Error::new_spanned(expr, format!("`{key}` expects a number, such as `{key} = 2`"))),
     }
 }
@@ -35,17 +34,16 @@ pub fn duration(expr: &Expr, key: &str) -> syn::Result<u64> {
         )
     };
     let secs = match expr {
-        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => parse_with_unit(&s.value())
-            .ok_or_else(|| {
-                syn::Error::new_spanned(
-                    s,
-                    format!(
-                        "`{key}` = {:?} is not a duration: write a non-negative number and a unit, one of \
+        Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => parse_with_unit(&s.value()).ok_or_else(|| {
+            syn::Error::new_spanned(
+                s,
+                format!(
+                    "`{key}` = {:?} is not a duration: write a non-negative number and a unit, one of \
                          ns, us, ms, s, m, h (such as \"250ms\")",
-                        s.value()
-                    ),
-                )
-            })?,
+                    s.value()
+                ),
+            )
+        })?,
         Expr::Lit(ExprLit { lit: Lit::Int(_) | Lit::Float(_), .. }) | Expr::Unary(_) => number(expr, key)?,
         _ => return Err(bad_type()),
     };

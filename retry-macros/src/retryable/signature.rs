@@ -102,7 +102,9 @@ pub fn validate_args(args: &Args, function: &Function, errors: &mut Errors) {
             );
             match (&args.max_delay, &args.backoff) {
                 (Some(m), _) => errors.at_span(m.span, message),
-                (None, Some(b)) => errors.at_span(b.span, format!("{message}; raise it with `max_delay = ..`")),
+                (None, Some(b)) => {
+                    errors.at_span(b.span, format!("{message}; raise it with `max_delay = ..`"))
+                }
                 (None, None) => {}
             }
         }
@@ -121,8 +123,26 @@ fn could_be_result(ty: &Type) -> bool {
             let name = last.ident.to_string();
             !matches!(
                 name.as_str(),
-                "bool" | "char" | "str" | "String" | "Option" | "Vec" | "u8" | "u16" | "u32" | "u64" | "u128"
-                    | "usize" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "f32" | "f64"
+                "bool"
+                    | "char"
+                    | "str"
+                    | "String"
+                    | "Option"
+                    | "Vec"
+                    | "u8"
+                    | "u16"
+                    | "u32"
+                    | "u64"
+                    | "u128"
+                    | "usize"
+                    | "i8"
+                    | "i16"
+                    | "i32"
+                    | "i64"
+                    | "i128"
+                    | "isize"
+                    | "f32"
+                    | "f64"
             )
         }
         Type::Path(_) | Type::Macro(_) | Type::Verbatim(_) => true,
@@ -144,9 +164,9 @@ impl Parse for Function {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;
         let vis: Visibility = input.parse()?;
-        let sig: Signature = input
-            .parse()
-            .map_err(|e| syn::Error::new(e.span(), "`#[retryable]` goes on a `fn` or `async fn` with a body"))?;
+        let sig: Signature = input.parse().map_err(|e| {
+            syn::Error::new(e.span(), "`#[retryable]` goes on a `fn` or `async fn` with a body")
+        })?;
         if input.peek(Token![;]) {
             return Err(syn::Error::new_spanned(
                 &sig.ident,
