@@ -10,12 +10,7 @@ use rand::rngs::SmallRng;
 use retry_runtime::{AttemptTimeout, Classify, ErrorClass, Jitter, RetryPolicy};
 
 fn jitter() -> impl Strategy<Value = Jitter> {
-    prop_oneof![
-        Just(Jitter::None),
-        Just(Jitter::Full),
-        Just(Jitter::Equal),
-        Just(Jitter::Decorrelated)
-    ]
+    prop_oneof![Just(Jitter::None), Just(Jitter::Full), Just(Jitter::Equal), Just(Jitter::Decorrelated)]
 }
 
 /// Durations from zero to `Duration::MAX`, weighted towards the ones policies use.
@@ -258,20 +253,18 @@ fn deadline_policy() -> impl Strategy<Value = RetryPolicy> {
         (1u64..20_000_000_000).prop_map(Duration::from_nanos),
         any::<u64>(),
     )
-        .prop_map(
-            |(max, backoff, extra, multiplier, jitter, deadline, seed)| {
-                RetryPolicy::builder()
-                    .max_retries(max)
-                    .backoff(backoff)
-                    .max_delay(backoff + extra)
-                    .multiplier(multiplier)
-                    .jitter(jitter)
-                    .deadline(deadline)
-                    .seed(seed)
-                    .build()
-                    .expect("a valid policy")
-            },
-        )
+        .prop_map(|(max, backoff, extra, multiplier, jitter, deadline, seed)| {
+            RetryPolicy::builder()
+                .max_retries(max)
+                .backoff(backoff)
+                .max_delay(backoff + extra)
+                .multiplier(multiplier)
+                .jitter(jitter)
+                .deadline(deadline)
+                .seed(seed)
+                .build()
+                .expect("a valid policy")
+        })
 }
 
 proptest! {

@@ -109,19 +109,14 @@ fn ms(ms: u64) -> Duration {
 /// Polls a future once with a waker that does nothing, outside any runtime.
 fn poll_once<F: Future>(future: F) -> Poll<F::Output> {
     let mut future = pin!(future);
-    future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
+    future.as_mut().poll(&mut Context::from_waker(Waker::noop()))
 }
 
 /// The delays an `on_retry` hook saw.
 type Seen = RefCell<Vec<(u32, TestError, Duration)>>;
 
 fn record(seen: &Seen) -> impl FnMut(&RetryEvent<'_, TestError>) + '_ {
-    |event| {
-        seen.borrow_mut()
-            .push((event.attempt, event.error.clone(), event.delay))
-    }
+    |event| seen.borrow_mut().push((event.attempt, event.error.clone(), event.delay))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,23 +126,14 @@ fn record(seen: &Seen) -> impl FnMut(&RetryEvent<'_, TestError>) + '_ {
 async fn first_ok_is_returned() {
     let start = Instant::now();
     let calls = Cell::new(0);
-    let result = RetryPolicy::DEFAULT
-        .retry(counting(&calls, |n| Ok(n * 10)))
-        .run()
-        .await;
+    let result = RetryPolicy::DEFAULT.retry(counting(&calls, |n| Ok(n * 10))).run().await;
     assert_eq!(result, Ok(10));
     assert_eq!(calls.get(), 1);
     assert_eq!(start.elapsed(), Duration::ZERO);
 
     let calls = Cell::new(0);
     let result = RetryPolicy::DEFAULT
-        .retry(counting(&calls, |n| {
-            if n < 3 {
-                Err(TestError::Transient(n))
-            } else {
-                Ok(n * 10)
-            }
-        }))
+        .retry(counting(&calls, |n| if n < 3 { Err(TestError::Transient(n)) } else { Ok(n * 10) }))
         .run()
         .await;
     assert_eq!(result, Ok(30));
@@ -173,22 +159,11 @@ async fn non_retryable_error_is_returned_at_once() {
 #[tokio::test(start_paused = true)]
 async fn last_error_is_returned_unchanged_after_max_plus_one_attempts() {
     for max in [0, 1, 3, 5] {
-        let policy = RetryPolicy::builder()
-            .max_retries(max)
-            .backoff(ms(10))
-            .build()
-            .unwrap();
+        let policy = RetryPolicy::builder().max_retries(max).backoff(ms(10)).build().unwrap();
         let calls = Cell::new(0);
-        let result = policy
-            .retry(counting(&calls, |n| Err(TestError::Transient(n))))
-            .run()
-            .await;
+        let result = policy.retry(counting(&calls, |n| Err(TestError::Transient(n)))).run().await;
         assert_eq!(calls.get(), max + 1, "max = {max}");
-        assert_eq!(
-            result,
-            Err(TestError::Transient(max + 1)),
-            "the last error, not an earlier one"
-        );
+        assert_eq!(result, Err(TestError::Transient(max + 1)), "the last error, not an earlier one");
     }
 }
 
@@ -202,18 +177,13 @@ async fn delays_are_exact_under_the_paused_clock() {
     let seen = Seen::default();
     // Defaults: 3 retries, 0.5 s doubling.
     let result = RetryPolicy::DEFAULT
-        .retry(slow(&starts, start, Duration::ZERO, |n| {
-            Err(TestError::Transient(n))
-        }))
+        .retry(slow(&starts, start, Duration::ZERO, |n| Err(TestError::Transient(n))))
         .on_retry(record(&seen))
         .run()
         .await;
     assert_eq!(result, Err(TestError::Transient(4)));
     assert_eq!(start.elapsed(), secs(0.5 + 1.0 + 2.0));
-    assert_eq!(
-        *starts.borrow(),
-        [secs(0.0), secs(0.5), secs(1.5), secs(3.5)]
-    );
+    assert_eq!(*starts.borrow(), [secs(0.0), secs(0.5), secs(1.5), secs(3.5)]);
     let delays: Vec<_> = seen.borrow().iter().map(|s| s.2).collect();
     assert_eq!(delays, [secs(0.5), secs(1.0), secs(2.0)]);
 }
@@ -230,16 +200,10 @@ async fn delays_are_capped_by_max_delay() {
     let start = Instant::now();
     let calls = Cell::new(0);
     let seen = Seen::default();
-    let _ = policy
-        .retry(counting(&calls, |n| Err(TestError::Transient(n))))
-        .on_retry(record(&seen))
-        .run()
-        .await;
+    let _ =
+        policy.retry(counting(&calls, |n| Err(TestError::Transient(n)))).on_retry(record(&seen)).run().await;
     let delays: Vec<_> = seen.borrow().iter().map(|s| s.2).collect();
-    assert_eq!(
-        delays,
-        [secs(1.0), secs(3.0), secs(5.0), secs(5.0), secs(5.0)]
-    );
+    assert_eq!(delays, [secs(1.0), secs(3.0), secs(5.0), secs(5.0), secs(5.0)]);
     assert_eq!(start.elapsed(), secs(19.0));
 }
 
@@ -254,13 +218,7 @@ async fn zero_delay_does_not_sleep() {
     let start = Instant::now();
     let calls = Cell::new(0);
     let result = policy
-        .retry(counting(&calls, |n| {
-            if n < 4 {
-                Err(TestError::Transient(n))
-            } else {
-                Ok(n)
-            }
-        }))
+        .retry(counting(&calls, |n| if n < 4 { Err(TestError::Transient(n)) } else { Ok(n) }))
         .run()
         .await;
     assert_eq!(result, Ok(4));
@@ -278,15 +236,8 @@ fn zero_delay_registers_no_timer() {
         .build()
         .unwrap();
     let calls = Cell::new(0);
-    let future = policy
-        .retry(counting(&calls, |n| {
-            if n < 4 {
-                Err(TestError::Transient(n))
-            } else {
-                Ok(n)
-            }
-        }))
-        .run();
+    let future =
+        policy.retry(counting(&calls, |n| if n < 4 { Err(TestError::Transient(n)) } else { Ok(n) })).run();
     assert_eq!(poll_once(future), Poll::Ready(Ok(4)));
     assert_eq!(calls.get(), 4);
 }
@@ -302,15 +253,9 @@ async fn retry_after_raises_the_delay_to_the_hint() {
     let result = RetryPolicy::DEFAULT
         .retry(counting(&calls, |n| match n {
             // Hint above the computed 0.5 s: wait for the hint.
-            1 => Err(TestError::RateLimited {
-                attempt: n,
-                wait: secs(2.0),
-            }),
+            1 => Err(TestError::RateLimited { attempt: n, wait: secs(2.0) }),
             // Hint below the computed 1 s: wait the computed delay.
-            2 => Err(TestError::RateLimited {
-                attempt: n,
-                wait: secs(0.1),
-            }),
+            2 => Err(TestError::RateLimited { attempt: n, wait: secs(0.1) }),
             _ => Ok(n),
         }))
         .on_retry(record(&seen))
@@ -329,14 +274,7 @@ async fn retry_after_equal_to_max_delay_is_honoured() {
     let calls = Cell::new(0);
     let result = policy
         .retry(counting(&calls, |n| {
-            if n == 1 {
-                Err(TestError::RateLimited {
-                    attempt: n,
-                    wait: secs(5.0),
-                })
-            } else {
-                Ok(n)
-            }
+            if n == 1 { Err(TestError::RateLimited { attempt: n, wait: secs(5.0) }) } else { Ok(n) }
         }))
         .run()
         .await;
@@ -349,14 +287,8 @@ async fn retry_after_above_max_delay_gives_up_at_once() {
     let policy = RetryPolicy::builder().max_delay(secs(5.0)).build().unwrap();
     let start = Instant::now();
     let calls = Cell::new(0);
-    let error = TestError::RateLimited {
-        attempt: 1,
-        wait: secs(5.001),
-    };
-    let result = policy
-        .retry(counting(&calls, |_| Err(error.clone())))
-        .run()
-        .await;
+    let error = TestError::RateLimited { attempt: 1, wait: secs(5.001) };
+    let result = policy.retry(counting(&calls, |_| Err(error.clone()))).run().await;
     assert_eq!(result, Err(error.clone()));
     assert_eq!(calls.get(), 1);
     assert_eq!(start.elapsed(), Duration::ZERO, "gave up without sleeping");
@@ -370,26 +302,13 @@ async fn retry_after_beyond_the_remaining_deadline_gives_up_at_once() {
     // The attempt takes 5 s, leaving 5 s; the server asks for 6 s (below max_delay, above what is left).
     let result = policy
         .retry(slow(&starts, start, secs(5.0), |n| {
-            Err(TestError::RateLimited {
-                attempt: n,
-                wait: secs(6.0),
-            })
+            Err(TestError::RateLimited { attempt: n, wait: secs(6.0) })
         }))
         .run()
         .await;
-    assert_eq!(
-        result,
-        Err(TestError::RateLimited {
-            attempt: 1,
-            wait: secs(6.0)
-        })
-    );
+    assert_eq!(result, Err(TestError::RateLimited { attempt: 1, wait: secs(6.0) }));
     assert_eq!(starts.borrow().len(), 1);
-    assert_eq!(
-        start.elapsed(),
-        secs(5.0),
-        "gave up at once, without sleeping"
-    );
+    assert_eq!(start.elapsed(), secs(5.0), "gave up at once, without sleeping");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,19 +318,10 @@ async fn retry_after_beyond_the_remaining_deadline_gives_up_at_once() {
 async fn deadline_is_never_overshot() {
     // Attempts take 0.3 s; delays 0.5, 1, 2.. s; deadline 2 s. Attempt 1 runs 0..0.3, sleeps to 0.8;
     // attempt 2 runs 0.8..1.1; sleeping 1 s would end at 2.1 > 2: give up at 1.1 instead.
-    let policy = RetryPolicy::builder()
-        .max_retries(10)
-        .deadline(secs(2.0))
-        .build()
-        .unwrap();
+    let policy = RetryPolicy::builder().max_retries(10).deadline(secs(2.0)).build().unwrap();
     let start = Instant::now();
     let starts = RefCell::new(Vec::new());
-    let result = policy
-        .retry(slow(&starts, start, secs(0.3), |n| {
-            Err(TestError::Transient(n))
-        }))
-        .run()
-        .await;
+    let result = policy.retry(slow(&starts, start, secs(0.3), |n| Err(TestError::Transient(n)))).run().await;
     assert_eq!(result, Err(TestError::Transient(2)));
     assert_eq!(*starts.borrow(), [secs(0.0), secs(0.8)]);
     assert_eq!(start.elapsed(), secs(1.1));
@@ -420,19 +330,11 @@ async fn deadline_is_never_overshot() {
 #[tokio::test(start_paused = true)]
 async fn sleeping_exactly_up_to_the_deadline_is_allowed() {
     // Delays 0.5 and 1 s end exactly at the 1.5 s deadline; the third delay (2 s) would pass it.
-    let policy = RetryPolicy::builder()
-        .max_retries(10)
-        .deadline(secs(1.5))
-        .build()
-        .unwrap();
+    let policy = RetryPolicy::builder().max_retries(10).deadline(secs(1.5)).build().unwrap();
     let start = Instant::now();
     let starts = RefCell::new(Vec::new());
-    let result = policy
-        .retry(slow(&starts, start, Duration::ZERO, |n| {
-            Err(TestError::Transient(n))
-        }))
-        .run()
-        .await;
+    let result =
+        policy.retry(slow(&starts, start, Duration::ZERO, |n| Err(TestError::Transient(n)))).run().await;
     assert_eq!(result, Err(TestError::Transient(3)));
     assert_eq!(*starts.borrow(), [secs(0.0), secs(0.5), secs(1.5)]);
     assert_eq!(start.elapsed(), secs(1.5));
@@ -443,15 +345,8 @@ async fn deadline_does_not_interrupt_a_running_attempt() {
     let policy = RetryPolicy::builder().deadline(secs(1.0)).build().unwrap();
     let start = Instant::now();
     let starts = RefCell::new(Vec::new());
-    let result = policy
-        .retry(slow(&starts, start, secs(3.0), Ok))
-        .run()
-        .await;
-    assert_eq!(
-        result,
-        Ok(1),
-        "an attempt running past the deadline still completes"
-    );
+    let result = policy.retry(slow(&starts, start, secs(3.0), Ok)).run().await;
+    assert_eq!(result, Ok(1), "an attempt running past the deadline still completes");
     assert_eq!(start.elapsed(), secs(3.0));
 }
 
@@ -469,12 +364,7 @@ async fn zero_delay_retry_is_not_started_after_the_deadline() {
         .unwrap();
     let start = Instant::now();
     let starts = RefCell::new(Vec::new());
-    let result = policy
-        .retry(slow(&starts, start, secs(0.6), |n| {
-            Err(TestError::Transient(n))
-        }))
-        .run()
-        .await;
+    let result = policy.retry(slow(&starts, start, secs(0.6), |n| Err(TestError::Transient(n)))).run().await;
     // Attempt 1 ends at 0.6 (before the deadline: retry at once); attempt 2 ends at 1.2, past it.
     assert_eq!(result, Err(TestError::Transient(2)));
     assert_eq!(*starts.borrow(), [secs(0.0), secs(0.6)]);
@@ -486,10 +376,7 @@ async fn zero_delay_retry_is_not_started_after_the_deadline() {
 
 #[tokio::test(start_paused = true)]
 async fn attempt_timeout_turns_a_hang_into_a_retried_error() {
-    let policy = RetryPolicy::builder()
-        .attempt_timeout(secs(1.0))
-        .build()
-        .unwrap();
+    let policy = RetryPolicy::builder().attempt_timeout(secs(1.0)).build().unwrap();
     let start = Instant::now();
     let calls = Cell::new(0);
     let seen = Seen::default();
@@ -515,10 +402,7 @@ async fn attempt_timeout_turns_a_hang_into_a_retried_error() {
 #[tokio::test(start_paused = true)]
 async fn attempt_timeout_is_judged_like_any_error() {
     // A predicate that does not retry timeouts: the timeout is returned after the first attempt.
-    let policy = RetryPolicy::builder()
-        .attempt_timeout(secs(1.0))
-        .build()
-        .unwrap();
+    let policy = RetryPolicy::builder().attempt_timeout(secs(1.0)).build().unwrap();
     let start = Instant::now();
     let calls = Cell::new(0);
     let result = policy
@@ -536,12 +420,8 @@ async fn attempt_timeout_is_judged_like_any_error() {
 
 #[tokio::test(start_paused = true)]
 async fn attempt_timeout_of_io_errors_is_a_transient_timed_out() {
-    let policy = RetryPolicy::builder()
-        .max_retries(1)
-        .backoff(ms(10))
-        .attempt_timeout(secs(1.0))
-        .build()
-        .unwrap();
+    let policy =
+        RetryPolicy::builder().max_retries(1).backoff(ms(10)).attempt_timeout(secs(1.0)).build().unwrap();
     let calls = Cell::new(0);
     let result: std::io::Result<()> = policy
         .retry(|| {
@@ -562,23 +442,14 @@ async fn on_retry_hook_sees_attempt_error_and_delay() {
     let calls = Cell::new(0);
     let seen = Seen::default();
     let result = RetryPolicy::DEFAULT
-        .retry(counting(&calls, |n| {
-            if n < 3 {
-                Err(TestError::Transient(n))
-            } else {
-                Ok(n)
-            }
-        }))
+        .retry(counting(&calls, |n| if n < 3 { Err(TestError::Transient(n)) } else { Ok(n) }))
         .on_retry(record(&seen))
         .run()
         .await;
     assert_eq!(result, Ok(3));
     assert_eq!(
         *seen.borrow(),
-        [
-            (1, TestError::Transient(1), secs(0.5)),
-            (2, TestError::Transient(2), secs(1.0))
-        ]
+        [(1, TestError::Transient(1), secs(0.5)), (2, TestError::Transient(2), secs(1.0))]
     );
 
     // Exhausted: one event per retry, none for the final give-up.
@@ -627,13 +498,7 @@ async fn when_predicate_decides_retry() {
     // The predicate overrides the class: a permanent error it accepts is retried.
     let calls = Cell::new(0);
     let result = RetryPolicy::DEFAULT
-        .retry(counting(&calls, |n| {
-            if n < 3 {
-                Err(TestError::Permanent(n))
-            } else {
-                Ok(n)
-            }
-        }))
+        .retry(counting(&calls, |n| if n < 3 { Err(TestError::Permanent(n)) } else { Ok(n) }))
         .when(|_: &TestError| true)
         .run()
         .await;
@@ -644,23 +509,12 @@ async fn when_predicate_decides_retry() {
 async fn when_predicate_reads_no_retry_after_hint() {
     // The hint (100 s) exceeds max_delay (1 s): with Classify the call would give up at once; with
     // `when` the hint is not read and the computed delay is used.
-    let policy = RetryPolicy::builder()
-        .backoff(ms(100))
-        .max_delay(secs(1.0))
-        .build()
-        .unwrap();
+    let policy = RetryPolicy::builder().backoff(ms(100)).max_delay(secs(1.0)).build().unwrap();
     let start = Instant::now();
     let calls = Cell::new(0);
     let result = policy
         .retry(counting(&calls, |n| {
-            if n < 2 {
-                Err(TestError::RateLimited {
-                    attempt: n,
-                    wait: secs(100.0),
-                })
-            } else {
-                Ok(n)
-            }
+            if n < 2 { Err(TestError::RateLimited { attempt: n, wait: secs(100.0) }) } else { Ok(n) }
         }))
         .when(|_: &TestError| true)
         .run()
@@ -675,11 +529,8 @@ async fn when_predicate_reads_no_retry_after_hint() {
 async fn jittered_delays(policy: &RetryPolicy) -> Vec<Duration> {
     let calls = Cell::new(0);
     let seen = Seen::default();
-    let _ = policy
-        .retry(counting(&calls, |n| Err(TestError::Transient(n))))
-        .on_retry(record(&seen))
-        .run()
-        .await;
+    let _ =
+        policy.retry(counting(&calls, |n| Err(TestError::Transient(n)))).on_retry(record(&seen)).run().await;
     seen.into_inner().into_iter().map(|s| s.2).collect()
 }
 
@@ -696,17 +547,9 @@ async fn seeded_jitter_is_reproducible() {
             .unwrap();
         let first = jittered_delays(&policy).await;
         assert_eq!(first.len(), 8);
-        assert_eq!(
-            first,
-            jittered_delays(&policy).await,
-            "{jitter:?}: same seed, same delays"
-        );
+        assert_eq!(first, jittered_delays(&policy).await, "{jitter:?}: same seed, same delays");
         let other = policy.to_builder().seed(43).build().unwrap();
-        assert_ne!(
-            first,
-            jittered_delays(&other).await,
-            "{jitter:?}: another seed, other delays"
-        );
+        assert_ne!(first, jittered_delays(&other).await, "{jitter:?}: another seed, other delays");
         for (i, delay) in first.iter().enumerate() {
             let d = policy.backoff_delay(u32::try_from(i).unwrap() + 1);
             match jitter {
@@ -752,21 +595,14 @@ fn run_blocking_retries_and_returns() {
     let result = policy
         .retry(|| {
             calls.set(calls.get() + 1);
-            if calls.get() < 3 {
-                Err(TestError::Transient(calls.get()))
-            } else {
-                Ok(calls.get())
-            }
+            if calls.get() < 3 { Err(TestError::Transient(calls.get())) } else { Ok(calls.get()) }
         })
         .on_retry(record(&seen))
         .run_blocking();
     assert_eq!(result, Ok(3));
     assert_eq!(
         *seen.borrow(),
-        [
-            (1, TestError::Transient(1), Duration::ZERO),
-            (2, TestError::Transient(2), Duration::ZERO)
-        ]
+        [(1, TestError::Transient(1), Duration::ZERO), (2, TestError::Transient(2), Duration::ZERO)]
     );
 
     let calls = Cell::new(0);
@@ -802,11 +638,7 @@ fn run_blocking_retries_and_returns() {
 #[test]
 fn run_blocking_sleeps_small_delays() {
     // A 1 ms delay really sleeps; only the outcome is asserted, never the wall-clock time.
-    let policy = RetryPolicy::builder()
-        .max_retries(2)
-        .backoff(ms(1))
-        .build()
-        .unwrap();
+    let policy = RetryPolicy::builder().max_retries(2).backoff(ms(1)).build().unwrap();
     let calls = Cell::new(0);
     let result = policy
         .retry(|| {
@@ -875,11 +707,7 @@ async fn run_future_is_send_when_the_operation_is() {
             let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
             async move {
                 tokio::task::yield_now().await;
-                if n < 3 {
-                    Err(TestError::Transient(n))
-                } else {
-                    Ok(n)
-                }
+                if n < 3 { Err(TestError::Transient(n)) } else { Ok(n) }
             }
         })
         .run();
@@ -899,19 +727,13 @@ async fn run_future_is_send_even_with_a_non_send_error() {
             let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
             async move {
                 tokio::task::yield_now().await;
-                if n < 3 {
-                    Err(LocalError(Rc::from("busy")))
-                } else {
-                    Ok(n)
-                }
+                if n < 3 { Err(LocalError(Rc::from("busy"))) } else { Ok(n) }
             }
         })
         .run();
     // The output is `!Send`, so map it before it leaves the spawned task.
     let future = assert_send(future);
-    let result = tokio::spawn(async move { future.await.ok() })
-        .await
-        .unwrap();
+    let result = tokio::spawn(async move { future.await.ok() }).await.unwrap();
     assert_eq!(result, Some(3));
 }
 
@@ -997,49 +819,26 @@ async fn tracing_events_for_every_retry_and_give_up() {
     use tracing_subscriber::layer::SubscriberExt;
 
     let recorder = events::Recorder::default();
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
     let take = |log: &Arc<Mutex<Vec<events::Seen>>>| -> Vec<(String, u64)> {
-        log.lock()
-            .unwrap()
-            .drain(..)
-            .map(|s| (s.outcome, s.attempt))
-            .collect()
+        log.lock().unwrap().drain(..).map(|s| (s.outcome, s.attempt)).collect()
     };
-    let pairs = |v: &[(&str, u64)]| -> Vec<(String, u64)> {
-        v.iter().map(|(o, a)| ((*o).to_owned(), *a)).collect()
-    };
+    let pairs =
+        |v: &[(&str, u64)]| -> Vec<(String, u64)> { v.iter().map(|(o, a)| ((*o).to_owned(), *a)).collect() };
 
     // Exhausted: one event per retry, then one give-up.
-    let policy = RetryPolicy::builder()
-        .max_retries(2)
-        .backoff(ms(10))
-        .build()
-        .unwrap();
+    let policy = RetryPolicy::builder().max_retries(2).backoff(ms(10)).build().unwrap();
     let calls = Cell::new(0);
-    let _ = policy
-        .retry(counting(&calls, |n| Err(TestError::Transient(n))))
-        .name("exhausted")
-        .run()
-        .await;
+    let _ = policy.retry(counting(&calls, |n| Err(TestError::Transient(n)))).name("exhausted").run().await;
     let log = recorder.0.lock().unwrap().clone();
     assert!(log.iter().all(|s| s.name == "exhausted"), "{log:?}");
     assert_eq!(log.last().unwrap().level, tracing::Level::WARN);
-    assert_eq!(
-        take(&recorder.0),
-        pairs(&[("retry", 1), ("retry", 2), ("gave_up", 3)])
-    );
+    assert_eq!(take(&recorder.0), pairs(&[("retry", 1), ("retry", 2), ("gave_up", 3)]));
 
     // Success after a retry: the retry only.
     let calls = Cell::new(0);
     let _ = policy
-        .retry(counting(&calls, |n| {
-            if n < 2 {
-                Err(TestError::Transient(n))
-            } else {
-                Ok(n)
-            }
-        }))
+        .retry(counting(&calls, |n| if n < 2 { Err(TestError::Transient(n)) } else { Ok(n) }))
         .run()
         .await;
     assert_eq!(take(&recorder.0), pairs(&[("retry", 1)]));
@@ -1052,36 +851,20 @@ async fn tracing_events_for_every_retry_and_give_up() {
     // Retry-After too long: a give-up.
     let calls = Cell::new(0);
     let _ = policy
-        .retry(counting(&calls, |n| {
-            Err(TestError::RateLimited {
-                attempt: n,
-                wait: secs(3600.0),
-            })
-        }))
+        .retry(counting(&calls, |n| Err(TestError::RateLimited { attempt: n, wait: secs(3600.0) })))
         .run()
         .await;
     assert_eq!(take(&recorder.0), pairs(&[("gave_up", 1)]));
 
     // Deadline: a give-up.
-    let deadline = policy
-        .to_builder()
-        .backoff(secs(1.0))
-        .deadline(ms(500))
-        .build()
-        .unwrap();
+    let deadline = policy.to_builder().backoff(secs(1.0)).deadline(ms(500)).build().unwrap();
     let calls = Cell::new(0);
-    let _ = deadline
-        .retry(counting(&calls, |n| Err(TestError::Transient(n))))
-        .run()
-        .await;
+    let _ = deadline.retry(counting(&calls, |n| Err(TestError::Transient(n)))).run().await;
     assert_eq!(take(&recorder.0), pairs(&[("gave_up", 1)]));
 
     // Not retryable: its own outcome.
     let calls = Cell::new(0);
-    let _ = policy
-        .retry(counting(&calls, |n| Err(TestError::Permanent(n))))
-        .run()
-        .await;
+    let _ = policy.retry(counting(&calls, |n| Err(TestError::Permanent(n)))).run().await;
     assert_eq!(take(&recorder.0), pairs(&[("not_retryable", 1)]));
 
     // The blocking executor logs the same way.
@@ -1091,8 +874,6 @@ async fn tracing_events_for_every_retry_and_give_up() {
         .max_delay(Duration::ZERO)
         .build()
         .unwrap();
-    let _ = blocking
-        .retry(|| Err::<(), _>(TestError::Transient(0)))
-        .run_blocking();
+    let _ = blocking.retry(|| Err::<(), _>(TestError::Transient(0))).run_blocking();
     assert_eq!(take(&recorder.0), pairs(&[("retry", 1), ("gave_up", 2)]));
 }
