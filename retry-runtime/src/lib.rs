@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod adaptive;
 mod budget;
 mod breaker;
 mod classify;
@@ -14,6 +15,7 @@ mod name;
 mod policy;
 mod retry;
 mod state;
+pub mod telemetry;
 mod timeout;
 
 #[cfg(feature = "testkit")]
@@ -22,6 +24,7 @@ pub mod testkit;
 #[doc(hidden)]
 pub mod __private;
 
+pub use adaptive::Adaptive;
 pub use breaker::*;
 pub use budget::RetryBudget;
 pub use classify::{Classify, ErrorClass};

@@ -11,7 +11,8 @@ use crate::classify::Classify;
 use crate::clock::{Clock, SystemClock, TokioClock};
 use crate::name::CallName;
 use crate::policy::RetryPolicy;
-use crate::state::{Next, RetryState};
+use crate::adaptive::Adaptive;
+use crate::state::{Next, RetryState, Shared};
 use crate::timeout::AttemptTimeout;
 
 /// A failed attempt about to be retried, as shown to an [`on_retry`](Retry::on_retry) hook.
@@ -62,6 +63,7 @@ impl RetryPolicy {
             hook: NoHook,
             breaker: NoBreaker,
             budget: None,
+            adaptive: None,
             name: CallName::fixed("retry"),
         }
     }
@@ -77,6 +79,7 @@ pub struct Retry<'p, F, C, H, B> {
     hook: H,
     breaker: B,
     budget: Option<&'p RetryBudget>,
+    adaptive: Option<&'p Adaptive>,
     name: CallName,
 }
 
@@ -97,6 +100,7 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
             hook: self.hook,
             breaker: self.breaker,
             budget: self.budget,
+            adaptive: self.adaptive,
             name: self.name,
         }
     }
@@ -110,6 +114,7 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
             hook,
             breaker: self.breaker,
             budget: self.budget,
+            adaptive: self.adaptive,
             name: self.name,
         }
     }
@@ -123,6 +128,7 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
             hook: self.hook,
             breaker,
             budget: self.budget,
+            adaptive: self.adaptive,
             name: self.name,
         }
     }
@@ -130,6 +136,13 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
     /// Asks `budget` before every retry; a denied retry returns the current error.
     pub fn budget(mut self, budget: &'p RetryBudget) -> Self {
         self.budget = Some(budget);
+        self
+    }
+
+    /// Adapts retries and backoff to the recent health kept in `adaptive` (shared by the calls of
+    /// one operation); see [`adaptive`](crate::adaptive) for the algorithm.
+    pub fn adaptive(mut self, adaptive: &'p Adaptive) -> Self {
+        self.adaptive = Some(adaptive);
         self
     }
 
@@ -143,7 +156,13 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
     where
         B: Guard<'p, E>,
     {
-        RetryState::new(self.policy, self.breaker.breaker(), self.budget, self.name)
+        let shared = Shared {
+            breaker: self.breaker.breaker(),
+            budget: self.budget,
+            stats: None,
+            adaptive: self.adaptive,
+        };
+        RetryState::new(self.policy, shared, self.name)
     }
 
     /// Runs the operation, sleeping on tokio's timer between attempts, and returns the first `Ok`,

@@ -8,12 +8,17 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
+use std::hash::{Hash, Hasher};
+
+use crate::adaptive::Adaptive;
 use crate::breaker::{CircuitBreaker, CircuitOpen, Outcome, Permit};
 use crate::budget::RetryBudget;
 use crate::classify::Classify;
 use crate::clock::Clock;
 use crate::name::CallName;
 use crate::policy::{Jitter, RetryPolicy};
+use crate::telemetry::FnStats;
+use crate::telemetry::kinds::KindHasher;
 
 /// The judgement of one failed attempt.
 #[derive(Clone, Copy)]
@@ -24,8 +29,8 @@ struct Verdict<'e> {
     transient: bool,
     /// The server's Retry-After hint.
     retry_after: Option<Duration>,
-    /// The error's kind, for logs and telemetry.
-    kind: Option<&'e dyn Debug>,
+    /// The error's kind, for logs and telemetry, with its hash.
+    kind: Option<(u64, &'e dyn Debug)>,
     /// The error, for logs.
     error: &'e dyn Debug,
 }
@@ -91,14 +96,30 @@ impl GiveUp {
     }
 }
 
+/// What the calls of one function share: its breaker, budget, telemetry record and adaptive state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shared<'a> {
+    /// Asked before every attempt, told every outcome.
+    pub breaker: Option<&'a CircuitBreaker>,
+    /// Asked before every retry, told every outcome.
+    pub budget: Option<&'a RetryBudget>,
+    /// The function's telemetry record.
+    pub stats: Option<&'static FnStats>,
+    /// Recent health, which scales retries and backoff.
+    pub adaptive: Option<&'a Adaptive>,
+}
+
 /// The state of one call: attempts made, when it started (only read when a deadline needs it), the
 /// previous delay and the jitter generator (created on the first jittered retry).
 #[derive(Debug)]
 pub struct RetryState<'a, C: Clock> {
     policy: &'a RetryPolicy,
-    breaker: Option<&'a CircuitBreaker>,
-    budget: Option<&'a RetryBudget>,
+    shared: Shared<'a>,
     name: CallName,
+    /// The policy's retries, or fewer when adaptive retry has cut them.
+    max_retries: u32,
+    /// 1, or more when adaptive retry lengthens backoff.
+    backoff_scale: f64,
     retries: u32,
     started: Option<Instant>,
     previous: Duration,
@@ -109,17 +130,17 @@ pub struct RetryState<'a, C: Clock> {
 impl<'a, C: Clock + Default> RetryState<'a, C> {
     /// Starts a call. Reads the clock only when the policy has a deadline.
     #[inline]
-    pub fn new(
-        policy: &'a RetryPolicy,
-        breaker: Option<&'a CircuitBreaker>,
-        budget: Option<&'a RetryBudget>,
-        name: CallName,
-    ) -> Self {
+    pub fn new(policy: &'a RetryPolicy, shared: Shared<'a>, name: CallName) -> Self {
+        let (max_retries, backoff_scale) = match shared.adaptive {
+            None => (policy.max_retries, 1.0),
+            Some(adaptive) => adaptive.adjust(policy.max_retries),
+        };
         RetryState {
             policy,
-            breaker,
-            budget,
+            shared,
             name,
+            max_retries,
+            backoff_scale,
             retries: 0,
             started: policy.deadline.map(|_| C::default().now()),
             previous: policy.backoff,
@@ -143,18 +164,30 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
     /// Asks the breaker, if any, for a permit to make an attempt.
     #[inline]
     pub fn acquire(&self) -> Result<Option<Permit<'a>>, CircuitOpen> {
-        match self.breaker {
+        match self.shared.breaker {
             None => Ok(None),
-            Some(breaker) => match breaker.try_acquire() {
-                Ok(permit) => Ok(Some(permit)),
-                Err(open) => Err(self.rejected(open)),
-            },
+            Some(breaker) => {
+                let acquired = breaker.try_acquire();
+                if let Some(stats) = self.shared.stats {
+                    stats.breaker_state(breaker.state());
+                }
+                match acquired {
+                    Ok(permit) => Ok(Some(permit)),
+                    Err(open) => Err(self.rejected(open)),
+                }
+            }
         }
     }
 
     #[cold]
     #[inline(never)]
     fn rejected(&self, open: CircuitOpen) -> CircuitOpen {
+        if let Some(stats) = self.shared.stats {
+            stats.breaker_rejection(self.name, self.retries == 0);
+        }
+        if let Some(adaptive) = self.shared.adaptive {
+            adaptive.record(false);
+        }
         tracing::warn!(
             target: "retry",
             name = %self.name,
@@ -190,11 +223,13 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
             Some(e) => {
                 let kind = e.kind();
                 let transient = e.class().is_transient();
+                let mut hasher = KindHasher::default();
+                kind.hash(&mut hasher);
                 let verdict = Verdict {
                     retry: on.map_or(transient, |on| on(kind)),
                     transient,
                     retry_after: e.retry_after(),
-                    kind: Some(&kind),
+                    kind: Some((hasher.finish(), &kind)),
                     error: describe(e),
                 };
                 self.failed(permit, verdict)
@@ -231,8 +266,19 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
         if let Some(permit) = permit {
             permit.record(Outcome::Success);
         }
-        if let Some(budget) = self.budget {
+        let shared = &self.shared;
+        if let Some(budget) = shared.budget {
             budget.record_success();
+        }
+        if let Some(stats) = shared.stats {
+            if self.retries == 0 {
+                stats.first_try_success(self.name);
+            } else {
+                stats.success_after_retry(self.name);
+            }
+        }
+        if let Some(adaptive) = shared.adaptive {
+            adaptive.record(true);
         }
     }
 
@@ -243,13 +289,20 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
             permit.record(if verdict.transient { Outcome::Failure } else { Outcome::Ignored });
         }
         if verdict.transient
-            && let Some(budget) = self.budget
+            && let Some(budget) = self.shared.budget
         {
             budget.record_failure();
         }
+        let stats = self.shared.stats;
+        if let Some(stats) = stats {
+            stats.attempt_failed(self.name, self.retries == 0);
+        }
         let attempt = self.retries + 1;
-        let (kind, error) = (verdict.kind.unwrap_or(&""), verdict.error);
+        let (kind, error) = (verdict.kind.map_or(&"" as &dyn Debug, |(_, k)| k), verdict.error);
         if !verdict.retry {
+            if let Some(stats) = stats {
+                stats.permanent_failure();
+            }
             tracing::debug!(
                 target: "retry",
                 name = %self.name,
@@ -265,6 +318,9 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
             Ok(delay) => {
                 self.retries += 1;
                 self.previous = delay;
+                if let Some(stats) = stats {
+                    stats.retry(delay, verdict.kind, verdict.retry_after.is_some());
+                }
                 tracing::info!(
                     target: "retry",
                     name = %self.name,
@@ -278,6 +334,12 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
                 Next::Retry(delay)
             }
             Err(reason) => {
+                if let Some(stats) = stats {
+                    if reason == GiveUp::Budget { stats.budget_rejection() } else { stats.exhausted() }
+                }
+                if let Some(adaptive) = self.shared.adaptive {
+                    adaptive.record(false);
+                }
                 tracing::warn!(
                     target: "retry",
                     name = %self.name,
@@ -296,7 +358,7 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
     /// The delay before the next retry, or why there is none.
     fn next_delay(&mut self, retry_after: Option<Duration>) -> Result<Duration, GiveUp> {
         let policy = self.policy;
-        if self.retries >= policy.max_retries {
+        if self.retries >= self.max_retries {
             return Err(GiveUp::Exhausted);
         }
         let remaining = self.remaining()?;
@@ -313,11 +375,17 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
                 policy.jittered_delay(retry, self.previous, rng)
             }
         };
+        let computed = if self.backoff_scale > 1.0 {
+            Duration::try_from_secs_f64(computed.as_secs_f64() * self.backoff_scale)
+                .map_or(policy.max_delay, |d| d.min(policy.max_delay))
+        } else {
+            computed
+        };
         let delay = retry_after.map_or(computed, |hint| computed.max(hint));
         if remaining.is_some_and(|r| delay > r) {
             return Err(GiveUp::Deadline);
         }
-        if let Some(budget) = self.budget
+        if let Some(budget) = self.shared.budget
             && !budget.can_retry()
         {
             return Err(GiveUp::Budget);

@@ -10,7 +10,7 @@ use crate::errors::Errors;
 
 /// Every key the attribute accepts, in the order the docs list them.
 const KEYS: &str = "max, backoff, multiplier, max_delay, jitter, on, when, deadline, attempt_timeout, \
-                    breaker, budget, policy, name, crate";
+                    breaker, budget, adaptive, policy, name, crate";
 
 /// A key's value with the span of the key, for errors and for spanning generated code.
 pub struct Spanned<T> {
@@ -41,6 +41,7 @@ pub struct Args {
     pub attempt_timeout: Option<Spanned<u64>>,
     pub breaker: Option<Spanned<Path>>,
     pub budget: Option<Spanned<Path>>,
+    pub adaptive: Option<Spanned<()>>,
     pub policy: Option<Spanned<Path>>,
     pub name: Option<Spanned<LitStr>>,
     pub krate: Option<Spanned<Path>>,
@@ -190,6 +191,15 @@ impl Args {
                     ));
                 }
                 set(&mut self.on, key, kinds, errors);
+            }
+            "adaptive" => {
+                if !(meta.input.is_empty() || meta.input.peek(Token![,])) {
+                    return Err(syn::Error::new_spanned(
+                        key,
+                        "`adaptive` takes no value: write `adaptive` to adapt retries to recent health",
+                    ));
+                }
+                set(&mut self.adaptive, key, (), errors);
             }
             "when" => set(&mut self.when, key, path(meta, key, "path::to::is_retryable")?, errors),
             "breaker" => set(&mut self.breaker, key, path(meta, key, "crate::BREAKER")?, errors),

@@ -154,6 +154,13 @@ pub fn retry_loop(args: &Args, function: &Function) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
+    let (adaptive_static, adaptive) = match &args.adaptive {
+        Some(a) => (
+            quote_spanned!(a.span=> static __RETRY_ADAPTIVE: #rt::__private::Adaptive = #rt::__private::Adaptive::new();),
+            quote!(::core::option::Option::Some(&__RETRY_ADAPTIVE)),
+        ),
+        None => (quote!(), quote!(::core::option::Option::None)),
+    };
     let acquire = match &args.breaker {
         Some(b) => quote_spanned! {b.span=>
             let #permit = match #state.acquire() {
@@ -233,7 +240,18 @@ pub fn retry_loop(args: &Args, function: &Function) -> TokenStream {
             #[allow(unused_imports)]
             use #rt::__private::{DescribeDebug as _, DescribeOpaque as _};
             #policy
-            let mut #state = #rt::__private::#state_type::new(#policy_var, #breaker, #budget, #name);
+            static __RETRY_STATS: #rt::__private::FnStats = #rt::__private::FnStats::new();
+            #adaptive_static
+            let mut #state = #rt::__private::#state_type::new(
+                #policy_var,
+                #rt::__private::Shared {
+                    breaker: #breaker,
+                    budget: #budget,
+                    stats: ::core::option::Option::Some(&__RETRY_STATS),
+                    adaptive: #adaptive,
+                },
+                #name,
+            );
             loop {
                 #acquire
                 let #delay = {
