@@ -169,7 +169,8 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
     /// the first error not to retry, or the last error.
     ///
     /// The policy's `attempt_timeout`, if any, bounds each attempt; a timed-out attempt fails with
-    /// `E::from(AttemptTimeout)`.
+    /// `E::from(AttemptTimeout)`. Since any policy may carry one, the error type must convert
+    /// [`AttemptTimeout`]: `io::Error`, `anyhow::Error` and `Box<dyn Error>` already do.
     pub async fn run<T, E, Fut>(mut self) -> Result<T, E>
     where
         F: FnMut() -> Fut,
