@@ -363,3 +363,82 @@ fn derived_kind_enum_names_variants() {
     let wait = Some(Duration::from_secs(3));
     assert_eq!(StepError::RateLimited { wait }.retry_after(), wait);
 }
+
+static SHARED_POLICY: std::sync::LazyLock<retry_runtime::RetryPolicy> = std::sync::LazyLock::new(|| {
+    retry_runtime::RetryPolicy::builder().max_retries(1).backoff(Duration::from_secs(2)).build().unwrap()
+});
+
+const CONST_POLICY: retry_runtime::RetryPolicy = retry_runtime::RetryPolicy::DEFAULT;
+
+#[retryable(policy = SHARED_POLICY)]
+async fn with_shared_policy(counter: &AtomicU32) -> io::Result<()> {
+    counter.fetch_add(1, Ordering::SeqCst);
+    Err(reset())
+}
+
+#[retryable(policy = SHARED_POLICY, max = 4, backoff = "10ms")]
+async fn with_overridden_policy(counter: &AtomicU32) -> io::Result<()> {
+    counter.fetch_add(1, Ordering::SeqCst);
+    Err(reset())
+}
+
+#[retryable(policy = CONST_POLICY, max = 0)]
+fn with_const_policy(counter: &AtomicU32) -> io::Result<()> {
+    counter.fetch_add(1, Ordering::SeqCst);
+    Err(reset())
+}
+
+#[tokio::test(start_paused = true)]
+async fn policy_values_are_reused_and_inline_keys_override_them() {
+    let counter = AtomicU32::new(0);
+    let start = Instant::now();
+    assert!(with_shared_policy(&counter).await.is_err());
+    assert_eq!(counter.load(Ordering::SeqCst), 2);
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
+
+    let counter = AtomicU32::new(0);
+    let start = Instant::now();
+    assert!(with_overridden_policy(&counter).await.is_err());
+    assert_eq!(counter.load(Ordering::SeqCst), 5);
+    assert_eq!(start.elapsed(), Duration::from_millis(10 + 20 + 40 + 80));
+
+    let counter = AtomicU32::new(0);
+    assert!(with_const_policy(&counter).is_err());
+    assert_eq!(counter.load(Ordering::SeqCst), 1);
+}
+
+mod reexported {
+    pub use retry_runtime as rt;
+}
+
+#[retryable(max = 1, backoff = 0, crate = reexported::rt)]
+fn through_a_renamed_crate(counter: &AtomicU32) -> io::Result<()> {
+    if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+        return Err(reset());
+    }
+    Ok(())
+}
+
+#[test]
+fn crate_key_names_the_runtime_path() {
+    let counter = AtomicU32::new(0);
+    through_a_renamed_crate(&counter).unwrap();
+    assert_eq!(counter.load(Ordering::SeqCst), 2);
+}
+
+#[retryable(max = 20, backoff = "100ms", max_delay = "1s", jitter = decorrelated)]
+async fn jittered(counter: &AtomicU32) -> io::Result<()> {
+    counter.fetch_add(1, Ordering::SeqCst);
+    Err(reset())
+}
+
+#[tokio::test(start_paused = true)]
+async fn jitter_stays_within_max_delay() {
+    let counter = AtomicU32::new(0);
+    let start = Instant::now();
+    assert!(jittered(&counter).await.is_err());
+    assert_eq!(counter.load(Ordering::SeqCst), 21);
+    let elapsed = start.elapsed();
+    assert!(elapsed >= Duration::from_millis(100 * 20), "{elapsed:?}: each delay is at least backoff");
+    assert!(elapsed <= Duration::from_millis(1001 * 20), "{elapsed:?}: each delay is at most max_delay");
+}
