@@ -442,3 +442,29 @@ async fn jitter_stays_within_max_delay() {
     assert!(elapsed >= Duration::from_millis(100 * 20), "{elapsed:?}: each delay is at least backoff");
     assert!(elapsed <= Duration::from_millis(1001 * 20), "{elapsed:?}: each delay is at most max_delay");
 }
+
+static TIMED_POLICY: std::sync::LazyLock<retry_runtime::RetryPolicy> = std::sync::LazyLock::new(|| {
+    retry_runtime::RetryPolicy::builder()
+        .max_retries(2)
+        .backoff(Duration::ZERO)
+        .attempt_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap()
+});
+
+#[retryable(policy = TIMED_POLICY, attempt_timeout)]
+async fn policy_timed(counter: &AtomicU32) -> Result<u32, StepError> {
+    let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+    if n < 3 {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+    Ok(n)
+}
+
+#[tokio::test(start_paused = true)]
+async fn bare_attempt_timeout_takes_the_policys() {
+    let counter = AtomicU32::new(0);
+    let start = Instant::now();
+    assert_eq!(policy_timed(&counter).await.unwrap(), 3);
+    assert_eq!(start.elapsed(), Duration::from_millis(600));
+}

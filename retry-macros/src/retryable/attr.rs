@@ -38,7 +38,8 @@ pub struct Args {
     pub on: Option<Spanned<Vec<Ident>>>,
     pub when: Option<Spanned<Path>>,
     pub deadline: Option<Spanned<u64>>,
-    pub attempt_timeout: Option<Spanned<u64>>,
+    /// `attempt_timeout = D`, or bare `attempt_timeout` (`None`): the timeout of `policy = ..`.
+    pub attempt_timeout: Option<Spanned<Option<u64>>>,
     pub breaker: Option<Spanned<Path>>,
     pub budget: Option<Spanned<Path>>,
     pub adaptive: Option<Spanned<()>>,
@@ -132,8 +133,12 @@ impl Args {
                 set(&mut self.deadline, key, d, errors);
             }
             "attempt_timeout" => {
-                let expr = value(meta, key)?;
-                let d = positive(duration(&expr, "attempt_timeout")?, &expr, "attempt_timeout")?;
+                let d = if meta.input.is_empty() || meta.input.peek(Token![,]) {
+                    None
+                } else {
+                    let expr = value(meta, key)?;
+                    Some(positive(duration(&expr, "attempt_timeout")?, &expr, "attempt_timeout")?)
+                };
                 set(&mut self.attempt_timeout, key, d, errors);
             }
             "multiplier" => {

@@ -33,6 +33,12 @@ fn jitter(rt: &TokenStream, kind: JitterKind) -> TokenStream {
     quote!(#rt::__private::Jitter::#variant)
 }
 
+/// `attempt_timeout = D` written inline (a bare `attempt_timeout` takes the policy's).
+fn inline_timeout(args: &Args) -> Option<Spanned<u64>> {
+    let t = args.attempt_timeout.as_ref()?;
+    Some(Spanned { value: t.value?, span: t.span })
+}
+
 /// The statements that bind `__retry_policy: &RetryPolicy`.
 fn policy(rt: &TokenStream, args: &Args) -> TokenStream {
     let policy_var = Ident::new("__retry_policy", Span::mixed_site());
@@ -44,7 +50,7 @@ fn policy(rt: &TokenStream, args: &Args) -> TokenStream {
             let max_delay = duration(args.max_delay.as_ref().map_or(30_000_000_000, |m| m.value));
             let jitter = jitter(rt, args.jitter.as_ref().map_or(JitterKind::None, |j| j.value));
             let deadline = optional_duration(&args.deadline);
-            let attempt_timeout = optional_duration(&args.attempt_timeout);
+            let attempt_timeout = optional_duration(&inline_timeout(args));
             quote! {
                 const __RETRY_POLICY: #rt::__private::RetryPolicy = #rt::__private::policy(
                     #max, #backoff, #multiplier, #max_delay, #jitter, #deadline, #attempt_timeout,
@@ -62,7 +68,7 @@ fn policy(rt: &TokenStream, args: &Args) -> TokenStream {
                 args.max_delay.is_some(),
                 args.jitter.is_some(),
                 args.deadline.is_some(),
-                args.attempt_timeout.is_some(),
+                inline_timeout(args).is_some(),
             ];
             if !overridden.contains(&true) {
                 return quote!(let #policy_var: &#rt::__private::RetryPolicy = #base;);
@@ -83,7 +89,7 @@ fn policy(rt: &TokenStream, args: &Args) -> TokenStream {
             let max_delay = some(args.max_delay.as_ref().map(|m| duration(m.value)));
             let jitter = some(args.jitter.as_ref().map(|j| jitter(rt, j.value)));
             let deadline = optional_duration(&args.deadline);
-            let attempt_timeout = optional_duration(&args.attempt_timeout);
+            let attempt_timeout = optional_duration(&inline_timeout(args));
             let value = Ident::new("__retry_policy_value", Span::mixed_site());
             quote! {
                 let #value = #rt::__private::override_policy(#base, #rt::__private::Overrides {
@@ -176,7 +182,7 @@ pub fn retry_loop(args: &Args, function: &Function) -> TokenStream {
     // Each attempt is the original body in a block whose type is the return type: a fake `return`
     // of that type comes first, so the body's values coerce to it as they did before.
     let fake_return = quote_spanned! {ret_span=>
-        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
+        #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return, clippy::empty_loop)]
         if false {
             let __retry_fake_return: #ret = loop {};
             return __retry_fake_return;

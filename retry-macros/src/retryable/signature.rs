@@ -6,7 +6,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::visit::Visit;
 use syn::{Attribute, FnArg, ReturnType, Signature, Token, Type, Visibility};
 
-use super::attr::Args;
+use super::attr::{Args, Spanned};
 use crate::errors::Errors;
 
 /// A function: its attributes, visibility, signature and body tokens.
@@ -89,6 +89,12 @@ pub fn validate_args(args: &Args, function: &Function, errors: &mut Errors) {
         errors.at_span(
             when.span,
             "`on` and `when` cannot be used together: `on = [..]` retries the listed kinds, `when = path` lets a function decide; keep one",
+        );
+    }
+    if let (Some(Spanned { value: None, span }), None) = (&args.attempt_timeout, &args.policy) {
+        errors.at_span(
+            *span,
+            "a bare `attempt_timeout` takes the timeout of `policy = ..`, and there is none: write `attempt_timeout = D`, or add `policy = path`",
         );
     }
     if args.policy.is_none() {
