@@ -21,6 +21,9 @@ mod timeout;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
+
 #[doc(hidden)]
 pub mod __private;
 
