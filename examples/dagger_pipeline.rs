@@ -3,22 +3,25 @@
 //!
 //! ```text
 //! cargo run --release --example dagger_pipeline -- [--pipelines N] [--steps M]
-//!     [--faults MIX] [--seed N] [--json]
+//!     [--faults MIX] [--seed N] [--json] [--dashboard [ADDR]]
 //! ```
 //!
 //! With `DAGGER_SESSION_PORT` and `DAGGER_SESSION_TOKEN` set (as `dagger run` sets them), the steps
 //! go to that engine and `--faults`/`--seed` do not apply. Otherwise an engine starts in-process
 //! on `127.0.0.1`, injecting the `--faults` mix drawn from `--seed`. The run ends with a summary
-//! table, or with `--json` one JSON object on stdout. The exit status is 0 when the workflow ran,
+//! table, or with `--json` one JSON object on stdout. `--dashboard` serves the live dashboard of
+//! retry events (default `127.0.0.1:9870`) during the run and until Ctrl-C after it. The exit status is 0 when the workflow ran,
 //! however many pipelines failed; 2 for bad arguments; 1 when the run could not start.
 
 use std::error::Error;
+use std::net::SocketAddr;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use retry_runtime::dashboard::{Dashboard, DashboardBuilder};
 use retry_runtime::testkit::{FaultMix, FaultPlan};
 use retry_workspace::dagger::{
     DaggerAdapter, Endpoint, Progress, SimulatedEngine, Summary, WorkflowSpec, run_workflow,
@@ -36,7 +39,7 @@ const SIMULATED_SLOW: Duration = Duration::from_millis(500);
 const SIMULATED_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 
 const USAGE: &str = "\
-usage: dagger_pipeline [--pipelines N] [--steps M] [--faults MIX] [--seed N] [--json]
+usage: dagger_pipeline [--pipelines N] [--steps M] [--faults MIX] [--seed N] [--json] [--dashboard [ADDR]]
 
   --pipelines N   pipelines to run concurrently (default 50)
   --steps M       steps per pipeline, run in order (default 8)
@@ -45,6 +48,9 @@ usage: dagger_pipeline [--pipelines N] [--steps M] [--faults MIX] [--seed N] [--
                   drop=0.05,hang=0.02,429=0.05,503=0.10,500=0.08,slow=0.05)
   --seed N        seed of the simulated engine's faults (default 7)
   --json          print the summary as one JSON object, and no progress bar
+  --dashboard [ADDR]
+                  serve the live dashboard of retry events at ADDR (default 127.0.0.1:9870)
+                  during the run, and after it until Ctrl-C
 
 With DAGGER_SESSION_PORT and DAGGER_SESSION_TOKEN set, the steps go to that Dagger session.";
 
@@ -56,6 +62,7 @@ struct Args {
     seed: u64,
     seed_given: bool,
     json: bool,
+    dashboard: Option<SocketAddr>,
 }
 
 enum ArgsError {
@@ -63,7 +70,7 @@ enum ArgsError {
     Bad(String),
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, ArgsError> {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, ArgsError> {
     let mut parsed = Args {
         spec: WorkflowSpec::default(),
         faults: DEFAULT_FAULTS.parse().expect("the default mix parses"),
@@ -71,7 +78,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, ArgsError>
         seed: DEFAULT_SEED,
         seed_given: false,
         json: false,
+        dashboard: None,
     };
+    let mut args = args.peekable();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => (flag.to_owned(), Some(value.to_owned())),
@@ -86,6 +95,18 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, ArgsError>
         match flag.as_str() {
             "-h" | "--help" => return Err(ArgsError::Help),
             "--json" => parsed.json = true,
+            "--dashboard" => {
+                let addr = match inline.clone() {
+                    Some(addr) => Some(addr),
+                    None => args.next_if(|next| !next.starts_with("--")),
+                };
+                parsed.dashboard = Some(match addr {
+                    Some(addr) => addr
+                        .parse()
+                        .map_err(|_| ArgsError::Bad(format!("--dashboard expects an address such as 127.0.0.1:9870, not `{addr}`")))?,
+                    None => DashboardBuilder::DEFAULT_ADDR,
+                });
+            }
             "--pipelines" => parsed.spec.pipelines = number(&flag, &value(&flag)?)?,
             "--steps" => parsed.spec.steps = number(&flag, &value(&flag)?)?,
             "--seed" => {
@@ -136,6 +157,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn Error>> {
+    let dashboard = match args.dashboard {
+        Some(addr) => {
+            let dashboard = Dashboard::start(addr).await?;
+            eprintln!("dashboard at {}", dashboard.url());
+            Some(dashboard)
+        }
+        None => None,
+    };
     let (adapter, engine, name) = match Endpoint::from_env()? {
         Some(endpoint) => {
             if args.faults_given || args.seed_given {
@@ -194,6 +223,11 @@ async fn run(args: Args) -> Result<(), Box<dyn Error>> {
         println!("{}", summary.to_json());
     } else {
         print!("{summary}");
+    }
+    if let Some(dashboard) = dashboard {
+        eprintln!("dashboard still at {}: press Ctrl-C to stop", dashboard.url());
+        tokio::signal::ctrl_c().await?;
+        dashboard.shutdown().await;
     }
     if let Some(engine) = engine {
         engine.shutdown().await;

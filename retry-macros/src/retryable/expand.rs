@@ -215,7 +215,7 @@ pub fn retry_loop(args: &Args, function: &Function) -> TokenStream {
     let describe = quote!(|__retry_e| (&#rt::__private::Describe(__retry_e)).__retry_describe());
     let judge = if let Some(when) = &args.when {
         let path = &when.value;
-        let predicate = quote_spanned!(when.span=> |__retry_e| #path(__retry_e));
+        let predicate = quote_spanned!(when.span=> #path);
         let rt_at = crate::errors::respan(rt.clone(), ret_span);
         quote_spanned!(ret_span=> #rt_at::__private::judge_when(&mut #state, &#result, #permit, #predicate, #describe))
     } else {
