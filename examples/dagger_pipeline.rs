@@ -14,8 +14,8 @@
 //! however many pipelines failed; 2 for bad arguments; 1 when the run could not start.
 
 use std::error::Error;
-use std::net::SocketAddr;
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,9 +101,11 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Args, ArgsError> {
                     None => args.next_if(|next| !next.starts_with("--")),
                 };
                 parsed.dashboard = Some(match addr {
-                    Some(addr) => addr
-                        .parse()
-                        .map_err(|_| ArgsError::Bad(format!("--dashboard expects an address such as 127.0.0.1:9870, not `{addr}`")))?,
+                    Some(addr) => addr.parse().map_err(|_| {
+                        ArgsError::Bad(format!(
+                            "--dashboard expects an address such as 127.0.0.1:9870, not `{addr}`"
+                        ))
+                    })?,
                     None => DashboardBuilder::DEFAULT_ADDR,
                 });
             }

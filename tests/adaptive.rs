@@ -86,13 +86,23 @@ async fn adaptive_cuts_requests_during_an_outage_and_keeps_the_healthy_success_r
     // 30 % faults: retries still pay off, so adaptive keeps them: 1 - 0.3^4 = 99.2 % succeed.
     assert!(fixed_faulty.successes >= 290, "fixed: {} of 300", fixed_faulty.successes);
     let gap = fixed_faulty.successes.abs_diff(adaptive_faulty.successes);
-    assert!(gap <= 3, "success rates differ: fixed {} adaptive {}", fixed_faulty.successes, adaptive_faulty.successes);
+    assert!(
+        gap <= 3,
+        "success rates differ: fixed {} adaptive {}",
+        fixed_faulty.successes,
+        adaptive_faulty.successes
+    );
 
     // Outage: the fixed policy sends max + 1 requests per call; adaptive stops retrying.
     assert_eq!(fixed_outage.requests, 200 * 4);
     assert_eq!(adaptive_outage.successes, 0);
     let cut = fixed_outage.requests as f64 / adaptive_outage.requests as f64;
-    assert!(cut >= 3.0, "only {cut:.2}x fewer requests: {} vs {}", fixed_outage.requests, adaptive_outage.requests);
+    assert!(
+        cut >= 3.0,
+        "only {cut:.2}x fewer requests: {} vs {}",
+        fixed_outage.requests,
+        adaptive_outage.requests
+    );
 
     // Healthy again: every call succeeds for both.
     assert_eq!(fixed_healthy.successes, 300);

@@ -122,7 +122,11 @@ fn budget_caps_retry_amplification_during_an_outage() {
     let retries_per_call = f64::from(with - CALLS) / f64::from(CALLS);
     assert!(retries_per_call <= 0.2, "{retries_per_call} retries per call with a budget");
     println!("outage with a budget: {with} attempts for {CALLS} calls ({retries_per_call} retries per call)");
-    assert_eq!(WITHOUT_BUDGET.load(Ordering::SeqCst), CALLS * 4, "without one, every call makes max + 1 attempts");
+    assert_eq!(
+        WITHOUT_BUDGET.load(Ordering::SeqCst),
+        CALLS * 4,
+        "without one, every call makes max + 1 attempts"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -87,7 +87,11 @@ impl Adapter {
     #[retryable(max = 2, backoff = 0)]
     fn by_value(self, counter: &AtomicU32) -> Result<usize, StepError> {
         counter.fetch_add(1, Ordering::SeqCst);
-        if counter.load(Ordering::SeqCst) <= self.fail_first { Err(StepError::Connection) } else { Ok(self.items.len()) }
+        if counter.load(Ordering::SeqCst) <= self.fail_first {
+            Err(StepError::Connection)
+        } else {
+            Ok(self.items.len())
+        }
     }
 
     #[retryable(max = 3, backoff = 0)]

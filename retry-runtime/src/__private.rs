@@ -4,12 +4,14 @@
 use std::fmt::Debug;
 use std::time::Duration;
 
+pub use crate::Adaptive;
 pub use crate::clock::{SystemClock, TokioClock};
 pub use crate::name::CallName;
 pub use crate::state::{Next, RetryResult, RetryState, Shared};
 pub use crate::telemetry::FnStats;
-pub use crate::Adaptive;
-pub use crate::{AttemptTimeout, CircuitBreaker, CircuitOpen, Classify, ErrorClass, Jitter, RetryBudget, RetryPolicy};
+pub use crate::{
+    AttemptTimeout, CircuitBreaker, CircuitOpen, Classify, ErrorClass, Jitter, RetryBudget, RetryPolicy,
+};
 pub use tokio::time::timeout;
 
 /// The state of an async call: tokio's clock.

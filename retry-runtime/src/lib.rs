@@ -7,8 +7,8 @@
 #![warn(missing_docs)]
 
 pub mod adaptive;
-mod budget;
 mod breaker;
+mod budget;
 mod classify;
 mod clock;
 mod name;

@@ -68,10 +68,9 @@ impl fmt::Display for PolicyError {
             PolicyError::MultiplierBelowOne(m) => {
                 write!(f, "`multiplier` must be at least 1, got {m}")
             }
-            PolicyError::MaxDelayBelowBackoff { backoff, max_delay } => write!(
-                f,
-                "`max_delay` ({max_delay:?}) must be at least `backoff` ({backoff:?})"
-            ),
+            PolicyError::MaxDelayBelowBackoff { backoff, max_delay } => {
+                write!(f, "`max_delay` ({max_delay:?}) must be at least `backoff` ({backoff:?})")
+            }
             PolicyError::ZeroDuration { setting } => {
                 write!(f, "`{setting}` must be greater than zero")
             }
@@ -400,7 +399,8 @@ mod tests {
             RetryPolicy::builder().multiplier(0.5).build().unwrap_err(),
             PolicyError::MultiplierBelowOne(0.5)
         );
-        let e = RetryPolicy::builder().backoff(Duration::from_secs(2)).max_delay(Duration::from_secs(1)).build();
+        let e =
+            RetryPolicy::builder().backoff(Duration::from_secs(2)).max_delay(Duration::from_secs(1)).build();
         assert!(matches!(e, Err(PolicyError::MaxDelayBelowBackoff { .. })));
         let e = RetryPolicy::builder().deadline_secs(0.0).build().unwrap_err();
         assert_eq!(e, PolicyError::ZeroDuration { setting: "deadline" });

@@ -5,13 +5,13 @@ use std::fmt::{self, Debug};
 use std::future::Future;
 use std::time::Duration;
 
+use crate::adaptive::Adaptive;
 use crate::breaker::{CircuitBreaker, CircuitOpen};
 use crate::budget::RetryBudget;
 use crate::classify::Classify;
 use crate::clock::{Clock, SystemClock, TokioClock};
 use crate::name::CallName;
 use crate::policy::RetryPolicy;
-use crate::adaptive::Adaptive;
 use crate::state::{Next, RetryState, Shared};
 use crate::timeout::AttemptTimeout;
 
@@ -85,7 +85,10 @@ pub struct Retry<'p, F, C, H, B> {
 
 impl<F, C, H, B> Debug for Retry<'_, F, C, H, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Retry").field("policy", self.policy).field("name", &format_args!("{}", self.name)).finish_non_exhaustive()
+        f.debug_struct("Retry")
+            .field("policy", self.policy)
+            .field("name", &format_args!("{}", self.name))
+            .finish_non_exhaustive()
     }
 }
 
@@ -234,8 +237,12 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
         }
     }
 
-    fn notify<K: Clock + Default, T, E>(&mut self, state: &RetryState<'p, K>, result: &Result<T, E>, delay: Duration)
-    where
+    fn notify<K: Clock + Default, T, E>(
+        &mut self,
+        state: &RetryState<'p, K>,
+        result: &Result<T, E>,
+        delay: Duration,
+    ) where
         H: OnRetry<E>,
     {
         if let Err(error) = result {

@@ -16,7 +16,10 @@ pub(crate) struct Histogram {
 
 impl Histogram {
     pub(crate) const fn new() -> Self {
-        Histogram { counts: [const { AtomicU64::new(0) }; DELAY_BUCKETS_MS.len() + 1], sum_micros: AtomicU64::new(0) }
+        Histogram {
+            counts: [const { AtomicU64::new(0) }; DELAY_BUCKETS_MS.len() + 1],
+            sum_micros: AtomicU64::new(0),
+        }
     }
 
     pub(crate) fn record(&self, delay: Duration) {

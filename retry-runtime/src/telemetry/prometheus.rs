@@ -19,14 +19,24 @@ pub fn write_prometheus(out: &mut impl Write, records: &[FnSnapshot]) -> fmt::Re
     const COUNTERS: [Counter; 10] = [
         ("retry_calls_total", "Calls of a retried function.", |r| r.calls),
         ("retry_attempts_total", "Attempts, first ones and retries.", |r| r.attempts),
-        ("retry_first_try_successes_total", "Calls that succeeded on the first attempt.", |r| r.first_try_successes),
-        ("retry_successes_after_retry_total", "Calls that succeeded after retrying.", |r| r.successes_after_retry),
-        ("retry_permanent_failures_total", "Calls that returned an error not to retry.", |r| r.permanent_failures),
+        ("retry_first_try_successes_total", "Calls that succeeded on the first attempt.", |r| {
+            r.first_try_successes
+        }),
+        ("retry_successes_after_retry_total", "Calls that succeeded after retrying.", |r| {
+            r.successes_after_retry
+        }),
+        ("retry_permanent_failures_total", "Calls that returned an error not to retry.", |r| {
+            r.permanent_failures
+        }),
         ("retry_exhausted_total", "Calls that gave up on a retryable error.", |r| r.exhausted),
-        ("retry_breaker_rejections_total", "Attempts refused by the circuit breaker.", |r| r.breaker_rejections),
+        ("retry_breaker_rejections_total", "Attempts refused by the circuit breaker.", |r| {
+            r.breaker_rejections
+        }),
         ("retry_budget_rejections_total", "Retries denied by the retry budget.", |r| r.budget_rejections),
         ("retry_retries_total", "Retries made.", |r| r.retries),
-        ("retry_retry_after_waits_total", "Retries whose delay honoured a Retry-After hint.", |r| r.retry_after_waits),
+        ("retry_retry_after_waits_total", "Retries whose delay honoured a Retry-After hint.", |r| {
+            r.retry_after_waits
+        }),
     ];
     for (name, help, value) in COUNTERS {
         writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter")?;
@@ -55,7 +65,11 @@ pub fn write_prometheus(out: &mut impl Write, records: &[FnSnapshot]) -> fmt::Re
         let mut cumulative = 0;
         for (i, bound) in DELAY_BUCKETS_MS.iter().enumerate() {
             cumulative += r.delays.counts.get(i).copied().unwrap_or(0);
-            writeln!(out, "retry_delay_seconds_bucket{{function=\"{name}\",le=\"{}\"}} {cumulative}", bound / 1000.0)?;
+            writeln!(
+                out,
+                "retry_delay_seconds_bucket{{function=\"{name}\",le=\"{}\"}} {cumulative}",
+                bound / 1000.0
+            )?;
         }
         let count = r.delays.count();
         writeln!(out, "retry_delay_seconds_bucket{{function=\"{name}\",le=\"+Inf\"}} {count}")?;

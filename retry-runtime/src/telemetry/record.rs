@@ -197,9 +197,15 @@ impl FnStats {
 }
 
 fn breaker_state(code: u8) -> Option<BreakerState> {
-    [BreakerState::Closed, BreakerState::Open, BreakerState::HalfOpen, BreakerState::ForcedOpen, BreakerState::Disabled]
-        .into_iter()
-        .find(|s| *s as u8 == code)
+    [
+        BreakerState::Closed,
+        BreakerState::Open,
+        BreakerState::HalfOpen,
+        BreakerState::ForcedOpen,
+        BreakerState::Disabled,
+    ]
+    .into_iter()
+    .find(|s| *s as u8 == code)
 }
 
 /// The figures of one retried function at one moment.
