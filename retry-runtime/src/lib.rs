@@ -29,7 +29,7 @@ pub mod __private;
 
 pub use adaptive::Adaptive;
 pub use breaker::*;
-pub use budget::RetryBudget;
+pub use budget::{BudgetError, RetryBudget};
 pub use classify::{Classify, ErrorClass};
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use name::CallName;
