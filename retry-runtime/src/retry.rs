@@ -2,7 +2,9 @@
 //! `#[retryable]` attribute.
 
 use std::fmt::{self, Debug};
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use crate::adaptive::Adaptive;
@@ -174,7 +176,16 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
     /// The policy's `attempt_timeout`, if any, bounds each attempt; a timed-out attempt fails with
     /// `E::from(AttemptTimeout)`. Since any policy may carry one, the error type must convert
     /// [`AttemptTimeout`]: `io::Error`, `anyhow::Error` and `Box<dyn Error>` already do.
-    pub async fn run<T, E, Fut>(mut self) -> Result<T, E>
+    ///
+    /// The deadline, if any, counts from this call. The returned future is `Send` when the
+    /// operation's futures are: no error is held across a sleep.
+    //
+    // Written as a plain function returning an `async move` block, not an `async fn`: the state
+    // is built here, outside the future, and the block uses the captured values in place. An
+    // `async fn` would move its arguments again on the first poll, and copying the state's
+    // 40-byte `CallName` right after it was written stalls store forwarding; that alone was most
+    // of the success path's cost (see benches/retry.rs).
+    pub fn run<T, E, Fut>(self) -> impl Future<Output = Result<T, E>>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
@@ -184,27 +195,52 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
         E: Debug + From<AttemptTimeout>,
     {
         let mut state = self.state::<TokioClock, E>();
-        loop {
-            let permit = state.acquire().map_err(B::rejected)?;
-            let delay = {
-                let attempt = (self.op)();
-                let result = match self.policy.attempt_timeout() {
-                    None => attempt.await,
-                    Some(limit) => match tokio::time::timeout(limit, attempt).await {
-                        Ok(result) => result,
-                        Err(_) => Err(E::from(AttemptTimeout)),
-                    },
+        let Retry { policy, mut op, mut classifier, mut hook, .. } = self;
+        async move {
+            // One timer, created only when first needed, serves both the attempt timeout and the
+            // backoff sleep: with a single `Sleep` in it, the future's drop code stays small.
+            let mut timer = pin!(None::<tokio::time::Sleep>);
+            loop {
+                let permit = if B::GUARDED { state.acquire().map_err(B::rejected)? } else { None };
+                let delay = {
+                    let mut attempt = pin!(op());
+                    let result = match policy.attempt_timeout() {
+                        None => attempt.await,
+                        Some(limit) => {
+                            timer.set(Some(tokio::time::sleep(limit)));
+                            // The attempt first, as `tokio::time::timeout` does: a result that is
+                            // ready wins over a timer that fired at the same time.
+                            poll_fn(|cx| {
+                                if let Poll::Ready(result) = attempt.as_mut().poll(cx) {
+                                    return Poll::Ready(result);
+                                }
+                                match timer.as_mut().as_pin_mut().map(|sleep| sleep.poll(cx)) {
+                                    Some(Poll::Ready(())) => Poll::Ready(Err(E::from(AttemptTimeout))),
+                                    _ => Poll::Pending,
+                                }
+                            })
+                            .await
+                        }
+                    };
+                    // Without a breaker the permit is `None`: say so here, where the compiler sees
+                    // it, instead of reading it back from the future's memory.
+                    let permit = if B::GUARDED { permit } else { None };
+                    match classifier.judge(&mut state, &result, permit) {
+                        Next::Return => return result,
+                        Next::Retry(delay) => {
+                            if let Err(error) = &result {
+                                hook.on_retry(&RetryEvent { attempt: state.attempts() - 1, error, delay });
+                            }
+                            delay
+                        }
+                    }
                 };
-                match self.classifier.judge(&mut state, &result, permit) {
-                    Next::Return => return result,
-                    Next::Retry(delay) => {
-                        self.notify(&state, &result, delay);
-                        delay
+                if !delay.is_zero() {
+                    timer.set(Some(tokio::time::sleep(delay)));
+                    if let Some(sleep) = timer.as_mut().as_pin_mut() {
+                        sleep.await;
                     }
                 }
-            };
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
             }
         }
     }
@@ -268,7 +304,7 @@ pub trait Classifier<E> {
 pub struct ByClass;
 
 impl<E: Classify + Debug> Classifier<E> for ByClass {
-    #[inline]
+    #[inline(always)]
     fn judge<'a, K: Clock + Default, T>(
         &mut self,
         state: &mut RetryState<'a, K>,
@@ -284,7 +320,7 @@ impl<E: Classify + Debug> Classifier<E> for ByClass {
 pub struct When<P>(P);
 
 impl<E: Debug, P: FnMut(&E) -> bool> Classifier<E> for When<P> {
-    #[inline]
+    #[inline(always)]
     fn judge<'a, K: Clock + Default, T>(
         &mut self,
         state: &mut RetryState<'a, K>,
@@ -321,6 +357,9 @@ impl<E> OnRetry<E> for NoHook {
 /// What guards each attempt of a [`Retry`]: nothing, or a circuit breaker (set with
 /// [`Retry::breaker`], which then needs `E: From<CircuitOpen>`).
 pub trait Guard<'p, E> {
+    /// Whether there is a breaker at all, known at compile time.
+    #[doc(hidden)]
+    const GUARDED: bool = true;
     /// The breaker, if any.
     #[doc(hidden)]
     fn breaker(&self) -> Option<&'p CircuitBreaker>;
@@ -334,6 +373,8 @@ pub trait Guard<'p, E> {
 pub struct NoBreaker;
 
 impl<'p, E> Guard<'p, E> for NoBreaker {
+    const GUARDED: bool = false;
+
     #[inline]
     fn breaker(&self) -> Option<&'p CircuitBreaker> {
         None

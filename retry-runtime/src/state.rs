@@ -203,7 +203,7 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
     ///
     /// `on` decides retry from the error's kind (`#[retryable(on = [..])]`); `None` retries the
     /// errors classed transient. Either way only transient errors count as failures of the service.
-    #[inline]
+    #[inline(always)]
     pub fn judge<R>(
         &mut self,
         result: &R,
@@ -220,26 +220,38 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
                 self.succeeded(permit);
                 Next::Return
             }
-            Some(e) => {
-                let kind = e.kind();
-                let transient = e.class().is_transient();
-                let mut hasher = KindHasher::default();
-                kind.hash(&mut hasher);
-                let verdict = Verdict {
-                    retry: on.map_or(transient, |on| on(kind)),
-                    transient,
-                    retry_after: e.retry_after(),
-                    kind: Some((hasher.finish(), &kind)),
-                    error: describe(e),
-                };
-                self.failed(permit, verdict)
-            }
+            Some(e) => self.judge_error(e, permit, on, describe),
         }
+    }
+
+    /// The error half of [`judge`](Self::judge), out of line so that `judge` itself is a few
+    /// instructions on the success path.
+    #[cold]
+    #[inline(never)]
+    fn judge_error<Err: Classify>(
+        &mut self,
+        e: &Err,
+        permit: Option<Permit<'a>>,
+        on: KindFilter<Err>,
+        describe: impl FnOnce(&Err) -> &dyn Debug,
+    ) -> Next {
+        let kind = e.kind();
+        let transient = e.class().is_transient();
+        let mut hasher = KindHasher::default();
+        kind.hash(&mut hasher);
+        let verdict = Verdict {
+            retry: on.map_or(transient, |on| on(kind)),
+            transient,
+            retry_after: e.retry_after(),
+            kind: Some((hasher.finish(), &kind)),
+            error: describe(e),
+        };
+        self.failed(permit, verdict)
     }
 
     /// Judges an attempt's result with a predicate (`#[retryable(when = ..)]`): errors it accepts
     /// are retried and count as failures of the service; no Retry-After hint is read.
-    #[inline]
+    #[inline(always)]
     pub fn judge_when<R: RetryResult>(
         &mut self,
         result: &R,
@@ -252,17 +264,38 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
                 self.succeeded(permit);
                 Next::Return
             }
-            Some(e) => {
-                let retry = when(e);
-                let verdict =
-                    Verdict { retry, transient: retry, retry_after: None, kind: None, error: describe(e) };
-                self.failed(permit, verdict)
-            }
+            Some(e) => self.judge_error_when(e, permit, when, describe),
         }
     }
 
-    #[inline]
+    #[cold]
+    #[inline(never)]
+    fn judge_error_when<Err>(
+        &mut self,
+        e: &Err,
+        permit: Option<Permit<'a>>,
+        when: impl FnOnce(&Err) -> bool,
+        describe: impl FnOnce(&Err) -> &dyn Debug,
+    ) -> Next {
+        let retry = when(e);
+        let verdict = Verdict { retry, transient: retry, retry_after: None, kind: None, error: describe(e) };
+        self.failed(permit, verdict)
+    }
+
+    /// Records a success with whatever listens. Inline, it is a few tests of `None` when nothing
+    /// listens; the recording is out of line, so that a permit is never copied on the fast path
+    /// (a copy of a 40-byte `Option<Permit>` whose tag was just written stalls store forwarding).
+    #[inline(always)]
     fn succeeded(&self, permit: Option<Permit<'a>>) {
+        let shared = &self.shared;
+        if permit.is_some() || shared.budget.is_some() || shared.stats.is_some() || shared.adaptive.is_some()
+        {
+            self.record_success(permit);
+        }
+    }
+
+    #[inline(never)]
+    fn record_success(&self, permit: Option<Permit<'a>>) {
         if let Some(permit) = permit {
             permit.record(Outcome::Success);
         }
