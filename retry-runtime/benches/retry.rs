@@ -39,10 +39,17 @@ async fn fetch(x: u64) -> io::Result<u64> {
 /// Ours, with the policy in a `static`, as `#[retryable]` generates it.
 static POLICY: RetryPolicy = RetryPolicy::DEFAULT;
 
+/// Ours through the attribute, which also keeps the function's telemetry record.
+#[retry_runtime::retryable]
+async fn fetch_retryable(x: u64) -> io::Result<u64> {
+    Ok(black_box(x))
+}
+
 fn success(c: &mut Criterion) {
     let mut group = c.benchmark_group("success");
     group.bench_function("bare", |b| b.iter(|| block_on(fetch(black_box(7)))));
     group.bench_function("ours", |b| b.iter(|| block_on(POLICY.retry(|| fetch(black_box(7))).run())));
+    group.bench_function("ours_attribute", |b| b.iter(|| block_on(fetch_retryable(black_box(7)))));
     group.bench_function("backon", |b| {
         use backon::{ExponentialBuilder, Retryable};
         b.iter(|| block_on((|| fetch(black_box(7))).retry(ExponentialBuilder::default())))
