@@ -11,6 +11,8 @@ mod breaker;
 mod budget;
 mod classify;
 mod clock;
+#[cfg(any(feature = "testkit", feature = "dashboard"))]
+mod loopback;
 mod name;
 mod policy;
 mod retry;

@@ -11,7 +11,9 @@ use tokio::time::timeout;
 
 use super::PAGE;
 use super::http::{self, MAX_HEAD, Reject, Request};
-use super::server::{Shared, stop_signal};
+use super::server::Shared;
+use crate::loopback::http::{find_head_end, reason};
+use crate::loopback::stop_signal;
 use crate::telemetry;
 
 /// How long a client has to send its request head.
@@ -51,7 +53,7 @@ pub(crate) async fn serve(mut stream: TcpStream, shared: Arc<Shared>, mut stoppe
 async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
     let mut chunk = [0u8; 1024];
     loop {
-        if let Some(end) = http::head_end(buf) {
+        if let Some(end) = find_head_end(buf, 0) {
             return Ok(Some(end));
         }
         if buf.len() >= MAX_HEAD {
@@ -93,7 +95,7 @@ async fn answer(
 
 async fn refuse(stream: &mut TcpStream, reject: Reject) {
     let status = reject.status();
-    let body = format!("{}\n", http::reason(status).to_ascii_lowercase());
+    let body = format!("{}\n", reason(status).to_ascii_lowercase());
     let allow = [("Allow", "GET, HEAD")];
     let extra: &[(&str, &str)] = if reject == Reject::Method { &allow } else { &[] };
     let head = http::head(status, "text/plain; charset=utf-8", Some(body.len()), extra);

@@ -1,5 +1,7 @@
 //! The little HTTP/1.1 the dashboard speaks: one bounded request per connection, then close.
 
+use crate::loopback::http::{is_tchar, reason};
+
 /// The largest request head accepted: request line and headers.
 pub(crate) const MAX_HEAD: usize = 8 * 1024;
 /// The most header lines accepted.
@@ -48,11 +50,6 @@ impl Reject {
     }
 }
 
-/// The end of the head (just past its blank line) in `buf`, if it is all there.
-pub(crate) fn head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
-}
-
 /// Parses a complete request head (ending with its blank line).
 pub(crate) fn parse(head: &[u8]) -> Result<Request<'_>, Reject> {
     if head.len() > MAX_HEAD {
@@ -86,7 +83,7 @@ pub(crate) fn parse(head: &[u8]) -> Result<Request<'_>, Reject> {
             return Err(Reject::HeadTooLarge);
         }
         let (name, value) = header.split_once(':').ok_or(Reject::BadRequest)?;
-        if name.is_empty() || !name.bytes().all(is_token) {
+        if name.is_empty() || !name.bytes().all(is_tchar) {
             return Err(Reject::BadRequest);
         }
         let value = value.trim_matches([' ', '\t']);
@@ -103,27 +100,6 @@ pub(crate) fn parse(head: &[u8]) -> Result<Request<'_>, Reject> {
     };
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     Ok(Request { head_only, path, query })
-}
-
-/// A byte allowed in a header name (RFC 9110 `tchar`).
-fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// The reason phrase of the statuses the dashboard sends.
-pub(crate) fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        204 => "No Content",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        413 => "Content Too Large",
-        431 => "Request Header Fields Too Large",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
 }
 
 /// A response head; every response closes its connection.
@@ -175,11 +151,5 @@ mod tests {
         let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(MAX_HEAD));
         assert_eq!(parse(long.as_bytes()), Err(Reject::HeadTooLarge));
         assert!(parse(b"GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").is_ok());
-    }
-
-    #[test]
-    fn finds_the_end_of_the_head() {
-        assert_eq!(head_end(b"GET / HTTP/1.1\r\n\r\nrest"), Some(18));
-        assert_eq!(head_end(b"GET / HTTP/1.1\r\n"), None);
     }
 }

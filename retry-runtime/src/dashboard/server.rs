@@ -3,26 +3,25 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::conn;
 use super::error::DashboardError;
 use super::history::{Frame, HISTORY, History};
+use crate::loopback::accept::{Gauge, Limits, accept_loop};
+use crate::loopback::{is_loopback, stop_signal};
 use crate::telemetry;
 
-/// What the accept loop and every connection share.
+/// What the handle and every connection share.
 pub(crate) struct Shared {
     /// The latest frame; the sampler replaces it every interval.
     pub(crate) frames: watch::Receiver<Frame>,
-    connections: AtomicUsize,
-    max_connections: usize,
-    shutdown_timeout: Duration,
+    connections: Gauge,
 }
 
 /// A live dashboard of retry telemetry, served over HTTP; see the [module docs](super).
@@ -60,7 +59,7 @@ impl Dashboard {
 
     /// Connections open right now, event streams included.
     pub fn connections(&self) -> usize {
-        self.shared.connections.load(Ordering::Relaxed)
+        self.shared.connections.get()
     }
 
     /// Stops the dashboard and waits for it to stop.
@@ -172,7 +171,7 @@ impl DashboardBuilder {
     /// Binds the address, takes the first sample, and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<Dashboard, DashboardError> {
         let addr = self.addr;
-        if !self.allow_non_loopback && !addr.ip().is_loopback() {
+        if !self.allow_non_loopback && !is_loopback(addr) {
             return Err(DashboardError::NotLoopback { addr });
         }
         if !(Self::MIN_INTERVAL..=Self::MAX_INTERVAL).contains(&self.interval) {
@@ -188,15 +187,18 @@ impl DashboardBuilder {
         let now = Instant::now();
         let mut history = History::new(now, self.interval, self.window);
         let (frames_tx, frames) = watch::channel(history.sample(now, &telemetry::snapshot()));
-        let shared = Arc::new(Shared {
-            frames,
-            connections: AtomicUsize::new(0),
-            max_connections: self.max_connections,
-            shutdown_timeout: self.shutdown_timeout,
-        });
+        let shared = Arc::new(Shared { frames, connections: Gauge::default() });
         let (stop, stopped) = watch::channel(false);
         let sampler = tokio::spawn(sample_loop(history, self.interval, frames_tx, stopped.clone()));
-        let accept = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
+        let limits = Limits {
+            server: "dashboard",
+            max_connections: self.max_connections,
+            shutdown_timeout: self.shutdown_timeout,
+        };
+        let serving = shared.clone();
+        let serve = move |stream, stopped| conn::serve(stream, serving.clone(), stopped);
+        let connections = shared.connections.clone();
+        let accept = tokio::spawn(accept_loop(listener, stopped, limits, connections, |_| {}, serve));
         Ok(Dashboard {
             addr: local,
             stop,
@@ -239,63 +241,4 @@ async fn sample_loop(
             }
         }
     }
-}
-
-/// Accepts connections until the stop signal, then waits (bounded) for the connection tasks.
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
-    let for_connections = stopped.clone();
-    let mut tasks = JoinSet::new();
-    loop {
-        tokio::select! {
-            biased;
-            _ = stop_signal(&mut stopped) => break,
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    if shared.connections.load(Ordering::Relaxed) >= shared.max_connections {
-                        drop(stream);
-                        continue;
-                    }
-                    let _ = stream.set_nodelay(true);
-                    let open = Open::enter(shared.clone());
-                    let stopped = for_connections.clone();
-                    tasks.spawn(async move {
-                        conn::serve(stream, open.0.clone(), stopped).await;
-                        drop(open);
-                    });
-                }
-                Err(error) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::debug!(%error, "dashboard: accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-        }
-    }
-    drop(listener);
-    let drain = async { while tasks.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(shared.shutdown_timeout, drain).await;
-    tasks.shutdown().await;
-}
-
-/// One open connection, counted until dropped (even if its task never runs).
-struct Open(Arc<Shared>);
-
-impl Open {
-    fn enter(shared: Arc<Shared>) -> Open {
-        shared.connections.fetch_add(1, Ordering::Relaxed);
-        Open(shared)
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Resolves once the dashboard is told to stop, or once its handle is gone.
-pub(crate) async fn stop_signal(stopped: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns is not `Send`: drop it here, not in the caller's `select!`.
-    let _ = stopped.wait_for(|stop| *stop).await;
 }

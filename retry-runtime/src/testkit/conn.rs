@@ -12,10 +12,10 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::fault::Fault;
-use super::http::{
-    Framing, Head, Reject, Request, Response, body_to_send, encode_head, find_head_end, parse_head,
-};
-use super::server::{Shared, stop_signal};
+use super::http::{Framing, Head, Reject, Request, Response, body_to_send, encode_head, parse_head};
+use super::server::Shared;
+use crate::loopback::http::find_head_end;
+use crate::loopback::stop_signal;
 
 /// How long a connection that was refused (a malformed or oversized request) keeps reading after the
 /// answer, so that unread request bytes do not turn the close into a reset that loses the answer.

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::loopback::http::{is_tchar, reason};
+
 /// Most header lines a request may have.
 pub(crate) const MAX_HEADERS: usize = 100;
 
@@ -198,17 +200,6 @@ impl fmt::Display for Reject {
     }
 }
 
-/// The index just past the `\r\n\r\n` that ends a request head, searching from `from`.
-pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
-    let from = from.min(buf.len());
-    buf[from..].windows(4).position(|w| w == b"\r\n\r\n").map(|at| from + at + 4)
-}
-
-/// `tchar` of RFC 9110: the bytes of a token, such as a method or a header name.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 fn is_token(s: &[u8]) -> bool {
     !s.is_empty() && s.iter().copied().all(is_tchar)
 }
@@ -388,40 +379,6 @@ fn parse_length(s: &str) -> Result<u64, Reject> {
     s.parse().map_err(|_| Reject::Malformed("malformed content-length"))
 }
 
-/// The reason phrase of a status code.
-fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        411 => "Length Required",
-        413 => "Content Too Large",
-        417 => "Expectation Failed",
-        422 => "Unprocessable Content",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
-}
-
 /// Whether a response with this status carries no body (and so no `Content-Length` either).
 fn bodiless(status: u16) -> bool {
     status == 204 || status == 304
@@ -488,6 +445,7 @@ pub(crate) fn body_to_send(response: &Response, framing: Framing) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loopback::http::find_head_end;
     use proptest::prelude::*;
 
     const MAX_BODY: usize = 1 << 20;

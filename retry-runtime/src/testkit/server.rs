@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+use tokio::task::{AbortHandle, JoinHandle};
 
 use super::conn;
 use super::error::TestkitError;
 use super::fault::{Fault, FaultPlan, PlanCursor};
 use super::http::{Request, Response};
-use super::stats::{Gauge, Stats};
+use super::stats::Stats;
+use crate::loopback::accept::{Admission, Gauge, Limits, accept_loop};
+use crate::loopback::is_loopback;
 
 /// The user's request handler.
 pub(crate) type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync + 'static>;
@@ -246,11 +248,7 @@ impl FaultServerBuilder {
     /// Binds the address and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<FaultServer, TestkitError> {
         let addr = self.addr;
-        let loopback = match addr.ip() {
-            IpAddr::V4(ip) => ip.is_loopback(),
-            IpAddr::V6(ip) => ip.is_loopback(),
-        };
-        if !loopback {
+        if !is_loopback(addr) {
             return Err(TestkitError::NotLoopback { addr });
         }
         let listener = TcpListener::bind(addr).await.map_err(|source| TestkitError::Bind { addr, source })?;
@@ -263,7 +261,23 @@ impl FaultServerBuilder {
             connections: Gauge::default(),
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
+        let limits = Limits {
+            server: "testkit",
+            max_connections: shared.config.max_connections,
+            shutdown_timeout: shared.config.shutdown_timeout,
+        };
+        let counted = shared.clone();
+        let admitted = move |admission| {
+            let stats = &mut counted.core().stats;
+            match admission {
+                Admission::Admitted => stats.connections_accepted += 1,
+                Admission::Refused => stats.connections_refused += 1,
+            }
+        };
+        let serving = shared.clone();
+        let serve = move |stream, stopped| conn::serve(stream, serving.clone(), stopped);
+        let connections = shared.connections.clone();
+        let task = tokio::spawn(accept_loop(listener, stopped, limits, connections, admitted, serve));
         Ok(FaultServer {
             addr: local,
             shared,
@@ -300,51 +314,4 @@ impl fmt::Debug for FaultServerBuilder {
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
-}
-
-/// Accepts connections until the stop signal, then waits (bounded) for the connection tasks.
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stopped: watch::Receiver<bool>) {
-    let for_connections = stopped.clone();
-    let mut tasks = JoinSet::new();
-    loop {
-        tokio::select! {
-            biased;
-            // A dropped sender (the server is gone) also ends the loop.
-            _ = stop_signal(&mut stopped) => break,
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    if shared.connections.get() >= shared.config.max_connections {
-                        shared.core().stats.connections_refused += 1;
-                        drop(stream);
-                        continue;
-                    }
-                    shared.core().stats.connections_accepted += 1;
-                    // Counted before the task first runs, and released even if it never does.
-                    let open = shared.connections.enter();
-                    let _ = stream.set_nodelay(true);
-                    let (shared, stopped) = (shared.clone(), for_connections.clone());
-                    tasks.spawn(async move {
-                        let _open = open;
-                        conn::serve(stream, shared, stopped).await;
-                    });
-                }
-                Err(error) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::debug!(%error, "testkit: accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            },
-        }
-    }
-    drop(listener);
-    let drain = async { while tasks.join_next().await.is_some() {} };
-    let _ = tokio::time::timeout(shared.config.shutdown_timeout, drain).await;
-    tasks.shutdown().await;
-}
-
-/// Resolves once the server is told to stop, or once the server's handle is gone.
-pub(crate) async fn stop_signal(stopped: &mut watch::Receiver<bool>) {
-    // The guard `wait_for` returns is not `Send`: drop it here, not in the caller's `select!`.
-    let _ = stopped.wait_for(|stop| *stop).await;
 }

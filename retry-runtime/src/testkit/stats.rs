@@ -1,8 +1,6 @@
 //! What the fault server saw: request counts per fault, arrival times, connections.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -75,30 +73,4 @@ pub struct RequestRecord {
     pub method: String,
     /// Its path, without the query.
     pub path: String,
-}
-
-/// A live count (connections, requests in flight) that a guard holds up while it lives.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Gauge(Arc<AtomicUsize>);
-
-impl Gauge {
-    pub(crate) fn get(&self) -> usize {
-        self.0.load(Ordering::Acquire)
-    }
-
-    /// Adds one until the returned guard drops.
-    pub(crate) fn enter(&self) -> GaugeGuard {
-        self.0.fetch_add(1, Ordering::AcqRel);
-        GaugeGuard(self.0.clone())
-    }
-}
-
-/// Takes one off its [`Gauge`] on drop, also when the task holding it is aborted.
-#[derive(Debug)]
-pub(crate) struct GaugeGuard(Arc<AtomicUsize>);
-
-impl Drop for GaugeGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
 }
