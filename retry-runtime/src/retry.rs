@@ -157,17 +157,11 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
         self
     }
 
-    fn state<K: Clock + Default, E>(&self) -> RetryState<'p, K>
+    fn shared<E>(&self) -> Shared<'p>
     where
         B: Guard<'p, E>,
     {
-        let shared = Shared {
-            breaker: self.breaker.breaker(),
-            budget: self.budget,
-            stats: None,
-            adaptive: self.adaptive,
-        };
-        RetryState::new(self.policy, shared, self.name)
+        Shared { breaker: self.breaker.breaker(), budget: self.budget, stats: None, adaptive: self.adaptive }
     }
 
     /// Runs the operation, sleeping on tokio's timer between attempts, and returns the first `Ok`,
@@ -177,14 +171,12 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
     /// `E::from(AttemptTimeout)`. Since any policy may carry one, the error type must convert
     /// [`AttemptTimeout`]: `io::Error`, `anyhow::Error` and `Box<dyn Error>` already do.
     ///
-    /// The deadline, if any, counts from this call. The returned future is `Send` when the
+    /// The deadline, if any, counts from the first poll. The returned future is `Send` when the
     /// operation's futures are: no error is held across a sleep.
     //
-    // Written as a plain function returning an `async move` block, not an `async fn`: the state
-    // is built here, outside the future, and the block uses the captured values in place. An
-    // `async fn` would move its arguments again on the first poll, and copying the state's
-    // 40-byte `CallName` right after it was written stalls store forwarding; that alone was most
-    // of the success path's cost (see benches/retry.rs).
+    // Written as a plain function returning an `async move` block, not an `async fn`: the block
+    // uses the captured values in place, where an `async fn` would move its arguments again on
+    // the first poll (a copy right after a write stalls store forwarding; see benches/retry.rs).
     pub fn run<T, E, Fut>(self) -> impl Future<Output = Result<T, E>>
     where
         F: FnMut() -> Fut,
@@ -194,9 +186,10 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
         B: Guard<'p, E>,
         E: Debug + From<AttemptTimeout>,
     {
-        let mut state = self.state::<TokioClock, E>();
-        let Retry { policy, mut op, mut classifier, mut hook, .. } = self;
+        let shared = self.shared::<E>();
+        let Retry { policy, mut op, mut classifier, mut hook, name, .. } = self;
         async move {
+            let mut state = RetryState::<TokioClock>::new(policy, shared, &name);
             // One timer, created only when first needed, serves both the attempt timeout and the
             // backoff sleep: with a single `Sleep` in it, the future's drop code stays small.
             let mut timer = pin!(None::<tokio::time::Sleep>);
@@ -248,7 +241,7 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
     /// Runs the operation on this thread, sleeping with `std::thread::sleep` between attempts.
     ///
     /// The policy's `attempt_timeout` does not apply: a blocking call cannot be interrupted.
-    pub fn run_blocking<T, E>(mut self) -> Result<T, E>
+    pub fn run_blocking<T, E>(self) -> Result<T, E>
     where
         F: FnMut() -> Result<T, E>,
         C: Classifier<E>,
@@ -256,33 +249,24 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
         B: Guard<'p, E>,
         E: Debug,
     {
-        let mut state = self.state::<SystemClock, E>();
+        let shared = self.shared::<E>();
+        let Retry { policy, mut op, mut classifier, mut hook, name, .. } = self;
+        let mut state = RetryState::<SystemClock>::new(policy, shared, &name);
         loop {
             let permit = state.acquire().map_err(B::rejected)?;
-            let result = (self.op)();
-            match self.classifier.judge(&mut state, &result, permit) {
+            let result = op();
+            match classifier.judge(&mut state, &result, permit) {
                 Next::Return => return result,
                 Next::Retry(delay) => {
-                    self.notify(&state, &result, delay);
+                    if let Err(error) = &result {
+                        hook.on_retry(&RetryEvent { attempt: state.attempts() - 1, error, delay });
+                    }
                     drop(result);
                     if !delay.is_zero() {
                         std::thread::sleep(delay);
                     }
                 }
             }
-        }
-    }
-
-    fn notify<K: Clock + Default, T, E>(
-        &mut self,
-        state: &RetryState<'p, K>,
-        result: &Result<T, E>,
-        delay: Duration,
-    ) where
-        H: OnRetry<E>,
-    {
-        if let Err(error) = result {
-            self.hook.on_retry(&RetryEvent { attempt: state.attempts() - 1, error, delay });
         }
     }
 }

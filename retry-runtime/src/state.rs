@@ -115,7 +115,7 @@ pub struct Shared<'a> {
 pub struct RetryState<'a, C: Clock> {
     policy: &'a RetryPolicy,
     shared: Shared<'a>,
-    name: CallName,
+    name: &'a CallName,
     /// The policy's retries, or fewer when adaptive retry has cut them.
     max_retries: u32,
     /// 1, or more when adaptive retry lengthens backoff.
@@ -130,7 +130,7 @@ pub struct RetryState<'a, C: Clock> {
 impl<'a, C: Clock + Default> RetryState<'a, C> {
     /// Starts a call. Reads the clock only when the policy has a deadline.
     #[inline]
-    pub fn new(policy: &'a RetryPolicy, shared: Shared<'a>, name: CallName) -> Self {
+    pub fn new(policy: &'a RetryPolicy, shared: Shared<'a>, name: &'a CallName) -> Self {
         let (max_retries, backoff_scale) = match shared.adaptive {
             None => (policy.max_retries, 1.0),
             Some(adaptive) => adaptive.adjust(policy.max_retries),

@@ -113,12 +113,12 @@ fn call_name(rt: &TokenStream, args: &Args, function: &Function) -> TokenStream 
     let ident = function.sig.ident.to_string();
     if let Some(name) = &args.name {
         let name = &name.value;
-        return quote!(#rt::__private::CallName::fixed(#name));
+        return quote!(const { &#rt::__private::CallName::fixed(#name) });
     }
     if function.has_receiver() {
-        quote!(#rt::__private::CallName::method(::core::any::type_name::<Self>, #ident))
+        quote!(const { &#rt::__private::CallName::method(::core::any::type_name::<Self>, #ident) })
     } else {
-        quote!(#rt::__private::CallName::function(::core::module_path!(), #ident))
+        quote!(const { &#rt::__private::CallName::function(::core::module_path!(), #ident) })
     }
 }
 
@@ -176,7 +176,13 @@ pub fn retry_loop(args: &Args, function: &Function) -> TokenStream {
                 }
             };
         },
-        None => quote!(let #permit = ::core::option::Option::None;),
+        None => quote!(),
+    };
+    // Without a breaker the permit is a literal `None` where it is used, not a binding read back
+    // after the attempt's `.await`.
+    let permit = match &args.breaker {
+        Some(_) => quote!(#permit),
+        None => quote!(::core::option::Option::None),
     };
 
     // Each attempt is the original body in a block whose type is the return type: a fake `return`

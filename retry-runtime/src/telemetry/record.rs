@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::histogram::{DelayHistogram, Histogram};
 use super::kinds::KindCounts;
+use super::striped::StripedCounter;
 use crate::breaker::BreakerState;
 use crate::name::CallName;
 
@@ -22,7 +23,8 @@ const NO_BREAKER: u8 = u8::MAX;
 pub struct FnStats {
     registered: AtomicBool,
     name: OnceLock<String>,
-    first_try_successes: AtomicU64,
+    /// Bumped by the success path: striped by thread, so no locked instruction.
+    first_try_successes: StripedCounter,
     /// Calls whose first attempt failed or was refused by the breaker.
     troubled_calls: AtomicU64,
     successes_after_retry: AtomicU64,
@@ -51,7 +53,7 @@ impl FnStats {
         FnStats {
             registered: AtomicBool::new(false),
             name: OnceLock::new(),
-            first_try_successes: AtomicU64::new(0),
+            first_try_successes: StripedCounter::new(),
             troubled_calls: AtomicU64::new(0),
             successes_after_retry: AtomicU64::new(0),
             permanent_failures: AtomicU64::new(0),
@@ -70,7 +72,7 @@ impl FnStats {
 
     /// Registers the record under `name` on its first use.
     #[inline]
-    fn ensure_registered(&'static self, name: CallName) {
+    fn ensure_registered(&'static self, name: &CallName) {
         if !self.registered.load(Relaxed) {
             self.register(name);
         }
@@ -78,7 +80,7 @@ impl FnStats {
 
     #[cold]
     #[inline(never)]
-    fn register(&'static self, name: CallName) {
+    fn register(&'static self, name: &CallName) {
         let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
         if !self.registered.load(Relaxed) {
             let name = self.name.get_or_init(|| name.to_string());
@@ -92,15 +94,15 @@ impl FnStats {
 
     /// A call succeeded on its first attempt: the success path, one relaxed add.
     #[inline]
-    pub(crate) fn first_try_success(&'static self, name: CallName) {
+    pub(crate) fn first_try_success(&'static self, name: &CallName) {
         self.ensure_registered(name);
-        self.first_try_successes.fetch_add(1, Relaxed);
+        self.first_try_successes.increment();
         #[cfg(feature = "metrics")]
         self.feed().first_try_success();
     }
 
     /// A call succeeded after `retries` retries.
-    pub(crate) fn success_after_retry(&'static self, name: CallName) {
+    pub(crate) fn success_after_retry(&'static self, name: &CallName) {
         self.ensure_registered(name);
         self.successes_after_retry.fetch_add(1, Relaxed);
         #[cfg(feature = "metrics")]
@@ -108,7 +110,7 @@ impl FnStats {
     }
 
     /// An attempt failed; `first` when it was the call's first.
-    pub(crate) fn attempt_failed(&'static self, name: CallName, first: bool) {
+    pub(crate) fn attempt_failed(&'static self, name: &CallName, first: bool) {
         self.ensure_registered(name);
         if first {
             self.troubled_calls.fetch_add(1, Relaxed);
@@ -139,7 +141,7 @@ impl FnStats {
     }
 
     /// The breaker refused an attempt; `first` when it was the call's first.
-    pub(crate) fn breaker_rejection(&'static self, name: CallName, first: bool) {
+    pub(crate) fn breaker_rejection(&'static self, name: &CallName, first: bool) {
         self.attempt_failed(name, first);
         self.breaker_rejections.fetch_add(1, Relaxed);
         #[cfg(feature = "metrics")]
@@ -173,7 +175,7 @@ impl FnStats {
 
     /// A snapshot of this record.
     pub fn snapshot(&self) -> FnSnapshot {
-        let first_try_successes = self.first_try_successes.load(Relaxed);
+        let first_try_successes = self.first_try_successes.get();
         let troubled = self.troubled_calls.load(Relaxed);
         let retries = self.retries.load(Relaxed);
         let calls = first_try_successes + troubled;
