@@ -109,42 +109,54 @@ pub struct Shared<'a> {
     pub adaptive: Option<&'a Adaptive>,
 }
 
-/// The state of one call: attempts made, when it started (only read when a deadline needs it), the
-/// previous delay and the jitter generator (created on the first jittered retry).
+/// The state of one call: attempts made, when it started (only read when a deadline needs it),
+/// and, from its first failure on, what retrying needs.
 #[derive(Debug)]
 pub struct RetryState<'a, C: Clock> {
     policy: &'a RetryPolicy,
     shared: Shared<'a>,
     name: &'a CallName,
+    retries: u32,
+    started: Option<Instant>,
+    /// Set up at the first failure, so that a call that succeeds at once never builds it.
+    retrying: Option<Retrying>,
+    clock: PhantomData<C>,
+}
+
+/// What a call needs once it has failed: its retry limit and backoff scale (adjusted by adaptive
+/// retry from the health at that moment), the previous delay, and the jitter generator (created
+/// on the first jittered retry).
+#[derive(Debug)]
+struct Retrying {
     /// The policy's retries, or fewer when adaptive retry has cut them.
     max_retries: u32,
     /// 1, or more when adaptive retry lengthens backoff.
     backoff_scale: f64,
-    retries: u32,
-    started: Option<Instant>,
     previous: Duration,
     rng: Option<SmallRng>,
-    clock: PhantomData<C>,
+}
+
+impl Retrying {
+    fn new(policy: &RetryPolicy, adaptive: Option<&Adaptive>) -> Self {
+        let (max_retries, backoff_scale) = match adaptive {
+            None => (policy.max_retries, 1.0),
+            Some(adaptive) => adaptive.adjust(policy.max_retries),
+        };
+        Retrying { max_retries, backoff_scale, previous: policy.backoff, rng: None }
+    }
 }
 
 impl<'a, C: Clock + Default> RetryState<'a, C> {
     /// Starts a call. Reads the clock only when the policy has a deadline.
     #[inline]
     pub fn new(policy: &'a RetryPolicy, shared: Shared<'a>, name: &'a CallName) -> Self {
-        let (max_retries, backoff_scale) = match shared.adaptive {
-            None => (policy.max_retries, 1.0),
-            Some(adaptive) => adaptive.adjust(policy.max_retries),
-        };
         RetryState {
             policy,
             shared,
             name,
-            max_retries,
-            backoff_scale,
             retries: 0,
             started: policy.deadline.map(|_| C::default().now()),
-            previous: policy.backoff,
-            rng: None,
+            retrying: None,
             clock: PhantomData,
         }
     }
@@ -350,7 +362,9 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
         match self.next_delay(verdict.retry_after) {
             Ok(delay) => {
                 self.retries += 1;
-                self.previous = delay;
+                if let Some(retrying) = &mut self.retrying {
+                    retrying.previous = delay;
+                }
                 if let Some(stats) = stats {
                     stats.retry(delay, verdict.kind, verdict.retry_after.is_some());
                 }
@@ -391,10 +405,13 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
     /// The delay before the next retry, or why there is none.
     fn next_delay(&mut self, retry_after: Option<Duration>) -> Result<Duration, GiveUp> {
         let policy = self.policy;
-        if self.retries >= self.max_retries {
+        let remaining = self.remaining();
+        let adaptive = self.shared.adaptive;
+        let retrying = self.retrying.get_or_insert_with(|| Retrying::new(policy, adaptive));
+        if self.retries >= retrying.max_retries {
             return Err(GiveUp::Exhausted);
         }
-        let remaining = self.remaining()?;
+        let remaining = remaining?;
         if let Some(hint) = retry_after
             && (hint > policy.max_delay || remaining.is_some_and(|r| hint > r))
         {
@@ -404,12 +421,12 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
         let computed = match policy.jitter {
             Jitter::None => policy.backoff_delay(retry),
             _ => {
-                let rng = self.rng.get_or_insert_with(|| jitter_rng(policy.seed));
-                policy.jittered_delay(retry, self.previous, rng)
+                let rng = retrying.rng.get_or_insert_with(|| jitter_rng(policy.seed));
+                policy.jittered_delay(retry, retrying.previous, rng)
             }
         };
-        let computed = if self.backoff_scale > 1.0 {
-            Duration::try_from_secs_f64(computed.as_secs_f64() * self.backoff_scale)
+        let computed = if retrying.backoff_scale > 1.0 {
+            Duration::try_from_secs_f64(computed.as_secs_f64() * retrying.backoff_scale)
                 .map_or(policy.max_delay, |d| d.min(policy.max_delay))
         } else {
             computed
