@@ -8,7 +8,7 @@
 //! are not retried (permanent ones) say nothing about the service and are not counted. Each outcome
 //! moves the average by [`ALPHA`]: `h = h + ALPHA * (outcome - h)`; `h` starts at 1.
 //!
-//! A call starts with the scale `s = clamp((h - FLOOR) / (CEILING - FLOOR), 0, 1)`:
+//! When a call's first attempt fails, it takes the scale `s = clamp((h - FLOOR) / (CEILING - FLOOR), 0, 1)`:
 //!
 //! - retries: `ceil(max * s)`: all of them while `h >= CEILING`, none once `h <= FLOOR`;
 //! - backoff: each delay is multiplied by `1 + (MAX_STRETCH - 1) * (1 - s)`, up to
