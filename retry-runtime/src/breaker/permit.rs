@@ -163,6 +163,14 @@ impl fmt::Display for CircuitOpen {
 
 impl Error for CircuitOpen {}
 
+/// A refused call as an `io::Error` of kind [`ResourceBusy`](std::io::ErrorKind::ResourceBusy),
+/// which is permanent: retrying into an open breaker is what it exists to stop.
+impl From<CircuitOpen> for std::io::Error {
+    fn from(open: CircuitOpen) -> Self {
+        std::io::Error::new(std::io::ErrorKind::ResourceBusy, open)
+    }
+}
+
 impl Classify for CircuitOpen {
     type Kind = BreakerState;
 
