@@ -110,7 +110,7 @@ fn policy(rt: &TokenStream, args: &Args) -> TokenStream {
 /// The name in logs and telemetry: `name = ".."`, else `Type::method` (from `Self`) for methods,
 /// else `module::function`.
 fn call_name(rt: &TokenStream, args: &Args, function: &Function) -> TokenStream {
-    let ident = function.sig.ident.to_string();
+    let ident = function.ident.to_string();
     if let Some(name) = &args.name {
         let name = &name.value;
         return quote!(const { &#rt::__private::CallName::fixed(#name) });
@@ -131,7 +131,7 @@ pub fn retry_loop(args: &Args, function: &Function) -> TokenStream {
         }
         None => quote!(::retry_runtime),
     };
-    let Function { attrs, vis, sig, body } = function;
+    let Function { attrs, vis, sig, body, .. } = function;
     let ret = function.return_type().expect("validated: the function returns a type");
     let ret_span = syn::spanned::Spanned::span(ret);
     let is_async = function.is_async();

@@ -1,10 +1,11 @@
 //! The annotated function: read from the user's own tokens (the body is never parsed), and the
-//! shapes the attribute cannot support.
+//! shapes the attribute cannot support. The signature is read by hand rather than with syn's
+//! `full` feature, which would add a second to every cold build of a crate using the macros.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote};
 use syn::parse::{Parse, ParseStream};
-use syn::visit::Visit;
-use syn::{Attribute, FnArg, ReturnType, Signature, Token, Type, Visibility};
+use syn::{Abi, Attribute, Generics, Ident, Token, Type, Visibility, WhereClause};
 
 use super::attr::{Args, Spanned};
 use crate::errors::Errors;
@@ -13,7 +14,15 @@ use crate::errors::Errors;
 pub struct Function {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
-    pub sig: Signature,
+    pub constness: Option<Token![const]>,
+    pub asyncness: Option<Token![async]>,
+    pub ident: Ident,
+    /// Whether the first parameter is `self` in any form.
+    pub has_receiver: bool,
+    /// The return type, if the signature names one.
+    pub output: Option<Type>,
+    /// The whole signature, from the qualifiers to the where clause, as written.
+    pub sig: TokenStream,
     /// The body, braces included, exactly as written.
     pub body: TokenStream,
 }
@@ -25,25 +34,22 @@ impl Function {
 
     /// Whether the function is `async`.
     pub fn is_async(&self) -> bool {
-        self.sig.asyncness.is_some()
+        self.asyncness.is_some()
     }
 
     /// Whether the function takes `self` in any form.
     pub fn has_receiver(&self) -> bool {
-        matches!(self.sig.inputs.first(), Some(FnArg::Receiver(_)))
+        self.has_receiver
     }
 
     /// The return type, if the signature names one.
     pub fn return_type(&self) -> Option<&Type> {
-        match &self.sig.output {
-            ReturnType::Type(_, ty) => Some(ty),
-            ReturnType::Default => None,
-        }
+        self.output.as_ref()
     }
 
     /// Rejects the shapes the attribute cannot support, each with one error at its token.
     pub fn validate(&self, args: &Args, errors: &mut Errors) {
-        if let Some(constness) = &self.sig.constness {
+        if let Some(constness) = &self.constness {
             errors.at(
                 constness,
                 "`#[retryable]` cannot go on a `const fn`: retrying sleeps between attempts, which a const fn cannot do; remove `const`",
@@ -51,16 +57,14 @@ impl Function {
         }
         match self.return_type() {
             None => errors.at(
-                &self.sig.ident,
+                &self.ident,
                 format!(
                     "`#[retryable]` needs a function returning `Result<T, E>`; `{}` returns `()`: return a `Result` so that failures can be retried",
-                    self.sig.ident
+                    self.ident
                 ),
             ),
             Some(ty) => {
-                let mut finder = ImplTraitFinder(None);
-                finder.visit_type(ty);
-                if let Some(span) = finder.0 {
+                if let Some(span) = impl_trait(ty.to_token_stream()) {
                     errors.at_span(
                         span,
                         "`impl Trait` in the return type is not supported by `#[retryable]`: name the type (for example `Box<dyn Trait>`)",
@@ -158,24 +162,59 @@ fn could_be_result(ty: &Type) -> bool {
     }
 }
 
-struct ImplTraitFinder(Option<Span>);
+/// The span of the first `impl` keyword in `tokens`, at any depth.
+fn impl_trait(tokens: TokenStream) -> Option<Span> {
+    tokens.into_iter().find_map(|tt| match tt {
+        TokenTree::Ident(ident) if ident == "impl" => Some(ident.span()),
+        TokenTree::Group(group) => impl_trait(group.stream()),
+        _ => None,
+    })
+}
 
-impl<'ast> Visit<'ast> for ImplTraitFinder {
-    fn visit_type_impl_trait(&mut self, node: &'ast syn::TypeImplTrait) {
-        self.0.get_or_insert(node.impl_token.span);
+/// Whether a parameter list starts with `self`, `mut self`, `&self`, `&'a mut self` or
+/// `self: Type`.
+fn starts_with_receiver(params: TokenStream) -> bool {
+    for tt in params {
+        match tt {
+            TokenTree::Ident(ident) if ident == "self" => return true,
+            TokenTree::Ident(ident) if ident == "mut" => continue,
+            TokenTree::Punct(p) if p.as_char() == '&' || p.as_char() == '\'' => continue,
+            // The name of a lifetime after its `'`.
+            TokenTree::Ident(_) => continue,
+            _ => return false,
+        }
     }
+    false
 }
 
 impl Parse for Function {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let not_a_fn =
+            |span: Span| syn::Error::new(span, "`#[retryable]` goes on a `fn` or `async fn` with a body");
         let attrs = input.call(Attribute::parse_outer)?;
         let vis: Visibility = input.parse()?;
-        let sig: Signature = input.parse().map_err(|e| {
-            syn::Error::new(e.span(), "`#[retryable]` goes on a `fn` or `async fn` with a body")
-        })?;
+        let constness: Option<Token![const]> = input.parse()?;
+        let asyncness: Option<Token![async]> = input.parse()?;
+        let unsafety: Option<Token![unsafe]> = input.parse()?;
+        let abi: Option<Abi> = input.parse()?;
+        let fn_token: Token![fn] = input.parse().map_err(|e| not_a_fn(e.span()))?;
+        let ident: Ident = input.parse()?;
+        let generics: Generics = input.parse()?;
+        let params = match input.parse::<TokenTree>()? {
+            TokenTree::Group(group) if group.delimiter() == Delimiter::Parenthesis => group,
+            other => return Err(syn::Error::new(other.span(), "expected the function's parameters")),
+        };
+        let has_receiver = starts_with_receiver(params.stream());
+        let (arrow, output) = if input.peek(Token![->]) {
+            let arrow: Token![->] = input.parse()?;
+            (Some(arrow), Some(input.parse::<Type>()?))
+        } else {
+            (None, None)
+        };
+        let where_clause: Option<WhereClause> = input.parse()?;
         if input.peek(Token![;]) {
             return Err(syn::Error::new_spanned(
-                &sig.ident,
+                &ident,
                 "`#[retryable]` needs a function body: put it on the method in the `impl`, not on the trait's declaration",
             ));
         }
@@ -183,6 +222,9 @@ impl Parse for Function {
             return Err(input.error("expected the function's body"));
         }
         let body: TokenStream = input.parse()?;
-        Ok(Function { attrs, vis, sig, body })
+        let sig = quote! {
+            #constness #asyncness #unsafety #abi #fn_token #ident #generics #params #arrow #output #where_clause
+        };
+        Ok(Function { attrs, vis, constness, asyncness, ident, has_receiver, output, sig, body })
     }
 }
