@@ -300,10 +300,16 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
     #[inline(always)]
     fn succeeded(&self, permit: Option<Permit<'a>>) {
         let shared = &self.shared;
-        if permit.is_some() || shared.budget.is_some() || shared.stats.is_some() || shared.adaptive.is_some()
-        {
-            self.record_success(permit);
+        if permit.is_none() && shared.budget.is_none() && shared.adaptive.is_none() {
+            // The common case of `#[retryable]`: only telemetry listens, and a first-try success
+            // is one count, made here rather than through a call.
+            match shared.stats {
+                None => return,
+                Some(stats) if self.retries == 0 => return stats.first_try_success(self.name),
+                Some(_) => {}
+            }
         }
+        self.record_success(permit);
     }
 
     #[inline(never)]
