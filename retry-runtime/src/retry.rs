@@ -189,7 +189,7 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
         let shared = self.shared::<E>();
         let Retry { policy, mut op, mut classifier, mut hook, name, .. } = self;
         async move {
-            let mut state = RetryState::<TokioClock>::new(policy, shared, &name);
+            let mut state = RetryState::<TokioClock>::new(policy, &shared, &name);
             // One timer, created only when first needed, serves both the attempt timeout and the
             // backoff sleep: with a single `Sleep` in it, the future's drop code stays small.
             let mut timer = pin!(None::<tokio::time::Sleep>);
@@ -251,7 +251,7 @@ impl<'p, F, C, H, B> Retry<'p, F, C, H, B> {
     {
         let shared = self.shared::<E>();
         let Retry { policy, mut op, mut classifier, mut hook, name, .. } = self;
-        let mut state = RetryState::<SystemClock>::new(policy, shared, &name);
+        let mut state = RetryState::<SystemClock>::new(policy, &shared, &name);
         loop {
             let permit = state.acquire().map_err(B::rejected)?;
             let result = op();

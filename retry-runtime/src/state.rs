@@ -114,7 +114,7 @@ pub struct Shared<'a> {
 #[derive(Debug)]
 pub struct RetryState<'a, C: Clock> {
     policy: &'a RetryPolicy,
-    shared: Shared<'a>,
+    shared: &'a Shared<'a>,
     name: &'a CallName,
     retries: u32,
     started: Option<Instant>,
@@ -149,7 +149,7 @@ impl Retrying {
 impl<'a, C: Clock + Default> RetryState<'a, C> {
     /// Starts a call. Reads the clock only when the policy has a deadline.
     #[inline]
-    pub fn new(policy: &'a RetryPolicy, shared: Shared<'a>, name: &'a CallName) -> Self {
+    pub fn new(policy: &'a RetryPolicy, shared: &'a Shared<'a>, name: &'a CallName) -> Self {
         RetryState {
             policy,
             shared,
@@ -299,7 +299,7 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
     /// (a copy of a 40-byte `Option<Permit>` whose tag was just written stalls store forwarding).
     #[inline(always)]
     fn succeeded(&self, permit: Option<Permit<'a>>) {
-        let shared = &self.shared;
+        let shared = self.shared;
         if permit.is_none() && shared.budget.is_none() && shared.adaptive.is_none() {
             // The common case of `#[retryable]`: only telemetry listens, and a first-try success
             // is one count, made here rather than through a call.
@@ -317,7 +317,7 @@ impl<'a, C: Clock + Default> RetryState<'a, C> {
         if let Some(permit) = permit {
             permit.record(Outcome::Success);
         }
-        let shared = &self.shared;
+        let shared = self.shared;
         if let Some(budget) = shared.budget {
             budget.record_success();
         }

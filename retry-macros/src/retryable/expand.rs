@@ -240,6 +240,25 @@ pub fn retry_loop(args: &Args, function: &Function) -> TokenStream {
         quote_spanned!(ret_span=> #rt_at::__private::judge(&mut #state, &#result, #permit, #on, #describe))
     };
 
+    // What the calls share: a `static` when it holds only statics (no breaker or budget path,
+    // which may name a local), so a call stores one pointer instead of four.
+    let shared_value = quote! {
+        #rt::__private::Shared {
+            breaker: #breaker,
+            budget: #budget,
+            stats: ::core::option::Option::Some(&__RETRY_STATS),
+            adaptive: #adaptive,
+        }
+    };
+    let (shared_binding, shared_ref) = if args.breaker.is_none() && args.budget.is_none() {
+        (
+            quote!(static __RETRY_SHARED: #rt::__private::Shared<'static> = #shared_value;),
+            quote!(&__RETRY_SHARED),
+        )
+    } else {
+        let shared = Ident::new("__retry_shared", Span::mixed_site());
+        (quote!(let #shared = #shared_value;), quote!(&#shared))
+    };
     let (state_type, sleep) = if is_async {
         (quote!(AsyncState), quote!(#rt::__private::sleep(#delay).await;))
     } else {
@@ -254,16 +273,8 @@ pub fn retry_loop(args: &Args, function: &Function) -> TokenStream {
             #policy
             static __RETRY_STATS: #rt::__private::FnStats = #rt::__private::FnStats::new();
             #adaptive_static
-            let mut #state = #rt::__private::#state_type::new(
-                #policy_var,
-                #rt::__private::Shared {
-                    breaker: #breaker,
-                    budget: #budget,
-                    stats: ::core::option::Option::Some(&__RETRY_STATS),
-                    adaptive: #adaptive,
-                },
-                #name,
-            );
+            #shared_binding
+            let mut #state = #rt::__private::#state_type::new(#policy_var, #shared_ref, #name);
             loop {
                 #acquire
                 let #delay = {
