@@ -148,7 +148,7 @@ impl Retrying {
 
 impl<'a, C: Clock + Default> RetryState<'a, C> {
     /// Starts a call. Reads the clock only when the policy has a deadline.
-    #[inline]
+    #[inline(always)]
     pub fn new(policy: &'a RetryPolicy, shared: &'a Shared<'a>, name: &'a CallName) -> Self {
         RetryState {
             policy,

@@ -71,7 +71,7 @@ impl FnStats {
     }
 
     /// Registers the record under `name` on its first use.
-    #[inline]
+    #[inline(always)]
     fn ensure_registered(&'static self, name: &CallName) {
         if !self.registered.load(Relaxed) {
             self.register(name);
@@ -93,7 +93,7 @@ impl FnStats {
     }
 
     /// A call succeeded on its first attempt: the success path, one relaxed add.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn first_try_success(&'static self, name: &CallName) {
         self.ensure_registered(name);
         self.first_try_successes.increment();

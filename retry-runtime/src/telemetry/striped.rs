@@ -34,7 +34,7 @@ impl StripedCounter {
     }
 
     /// Adds one.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn increment(&self) {
         let stripe = STRIPE.with(Cell::get);
         match self.own.get(stripe) {
