@@ -54,7 +54,7 @@ impl Request {
 
     /// The value of the first header called `name`, compared without regard to ASCII case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
     }
 
     /// The body as UTF-8 text, if it is.
@@ -115,7 +115,7 @@ impl Response {
 
     /// The value of the first header called `name`, compared without regard to ASCII case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        find_header(&self.headers, name)
     }
 }
 
@@ -124,6 +124,11 @@ impl Default for Response {
     fn default() -> Self {
         Response::json(200, serde_json::json!({ "ok": true }))
     }
+}
+
+/// The value of the first header called `name` in `headers`, compared without regard to ASCII case.
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 /// The parsed head of a request: everything but the body.
